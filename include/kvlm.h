@@ -1,0 +1,238 @@
+/*
+ * kvlm — run Llama-family language models on the CPU with a stateful KV cache.
+ *
+ * The contract mirrors Core ML's stateful models: open a model once, make a
+ * state (the KV cache, allocated once and updated in place), feed tokens
+ * (a batch = causal prefill, then one at a time = decode), reset between
+ * unrelated requests.
+ *
+ * Errors: functions that can fail return a kvlm_status (KVLM_OK == 0) or NULL;
+ * kvlm_last_error() then gives a message naming what is wrong and where. The
+ * message is per thread. A failed call leaves every object as it was.
+ */
+#ifndef KVLM_H
+#define KVLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KVLM_VERSION "0.1.0"
+
+typedef enum {
+    KVLM_OK = 0,
+    KVLM_ERR_ARG = 1,          /* a bad argument from the caller */
+    KVLM_ERR_IO = 2,           /* a file could not be opened, read or written */
+    KVLM_ERR_FORMAT = 3,       /* a file is malformed */
+    KVLM_ERR_UNSUPPORTED = 4,  /* well-formed, but not something kvlm runs */
+    KVLM_ERR_NOMEM = 5,
+    KVLM_ERR_CONTEXT = 6,      /* the call would overflow the state's context */
+} kvlm_status;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *kvlm_last_error(void);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct kvlm_model kvlm_model;
+
+/* Which kernels run the math. AUTO picks the best the CPU has; SCALAR is the
+ * portable reference path every optimized kernel is tested against. */
+typedef enum {
+    KVLM_KERNELS_AUTO = 0,
+    KVLM_KERNELS_SCALAR = 1,
+    KVLM_KERNELS_AVX2 = 2,
+    KVLM_KERNELS_AVX512 = 3,
+} kvlm_kernels;
+
+typedef struct {
+    int n_threads;              /* 0: the number of physical cores */
+    kvlm_kernels kernels;       /* 0: AUTO (env KVLM_KERNELS=scalar|avx2|avx512 overrides AUTO) */
+    const char *tokenizer_path; /* tokenizer for a llama2.c checkpoint; NULL: none or the model's own */
+} kvlm_model_options;
+
+/* Opens a Hugging Face folder (config.json + model.safetensors or shards),
+ * a GGUF file, or a llama2.c checkpoint. Weights are memory-mapped, not
+ * copied. opts may be NULL. */
+kvlm_model *kvlm_model_open(const char *path, const kvlm_model_options *opts);
+void kvlm_model_free(kvlm_model *model);
+
+typedef struct {
+    int dim;            /* hidden_size */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int hidden_dim;     /* intermediate_size */
+    int vocab_size;
+    int max_pos;        /* max_position_embeddings */
+    float rope_theta;
+    float norm_eps;
+    int tied_embeddings;
+    int bos_id;         /* -1 if unknown */
+    int n_eos;          /* stop ids, from generation_config.json / the GGUF */
+    int eos_ids[8];
+    const char *source_format;  /* "hf", "gguf" or "llama2c" */
+    const char *weight_type;    /* the type of most weights: "bf16", "q8_0", … */
+    uint64_t weight_bytes;      /* bytes of weights one token's forward pass reads */
+    const char *kernels;        /* the kernel set in use: "scalar", "avx2", "avx512" */
+    int n_threads;
+    float gen_temperature;      /* generation_config.json defaults for sampling (0 if absent) */
+    float gen_top_p;
+} kvlm_model_info;
+
+void kvlm_model_get_info(const kvlm_model *model, kvlm_model_info *info);
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct kvlm_state kvlm_state;
+
+typedef enum {
+    KVLM_KV_F16 = 0,   /* default: half the memory, attention math still in FP32 */
+    KVLM_KV_F32 = 1,
+} kvlm_kv_type;
+
+typedef struct {
+    int n_ctx;             /* 0: 512. At most the model's max_pos. */
+    kvlm_kv_type kv_type;  /* 0: F16 */
+} kvlm_state_options;
+
+/* Allocates the KV cache once: [layer][kv_head][position][head_dim]. Many
+ * states may share one model. opts may be NULL. */
+kvlm_state *kvlm_state_new(kvlm_model *model, const kvlm_state_options *opts);
+void kvlm_state_free(kvlm_state *state);
+
+/* Forgets every token: position back to 0. */
+void kvlm_state_reset(kvlm_state *state);
+int kvlm_state_pos(const kvlm_state *state);
+int kvlm_state_n_ctx(const kvlm_state *state);
+kvlm_model *kvlm_state_model(const kvlm_state *state);
+
+/* Copies src's first n_tokens positions into dst (same model, dst's n_ctx
+ * large enough): dst then stands at position n_tokens. Prefix reuse. */
+kvlm_status kvlm_state_copy_prefix(kvlm_state *dst, const kvlm_state *src, int n_tokens);
+
+/* Drops positions from pos on (pos <= current position). */
+kvlm_status kvlm_state_truncate(kvlm_state *state, int pos);
+
+enum {
+    KVLM_LOGITS_LAST = 0, /* logits: vocab_size floats, the last token's */
+    KVLM_LOGITS_ALL = 1,  /* logits: n * vocab_size floats, one row per token */
+};
+
+/* Appends n >= 1 tokens at the state's position (n > 1: causal prefill; the
+ * mask is built internally). logits may be NULL when no logits are wanted.
+ * A call that would pass n_ctx returns KVLM_ERR_CONTEXT and changes nothing. */
+kvlm_status kvlm_predict(kvlm_state *state, const int32_t *ids, int n, float *logits, int flags);
+
+/* One decode step for several states at once (continuous batching): token
+ * ids[i] is appended to states[i]; logits gets n rows of vocab_size. The
+ * states must be distinct and share one model. */
+kvlm_status kvlm_predict_batch(kvlm_state *const *states, const int32_t *ids, int n, float *logits);
+
+/* -------------------------------------------------------------- tokenizer */
+
+typedef struct kvlm_tokenizer kvlm_tokenizer;
+
+/* Loads a tokenizer on its own: a Hugging Face tokenizer.json, a llama2.c
+ * tokenizer.bin, or the tokenizer embedded in a GGUF file. */
+kvlm_tokenizer *kvlm_tokenizer_load(const char *path);
+void kvlm_tokenizer_free(kvlm_tokenizer *tok);
+
+/* The model's tokenizer (owned by the model), or NULL if it has none. */
+const kvlm_tokenizer *kvlm_model_tokenizer(const kvlm_model *model);
+
+enum {
+    KVLM_TOKENIZE_ADD_BOS = 1, /* prepend the beginning-of-text id */
+    KVLM_TOKENIZE_SPECIAL = 2, /* "<|eot_id|>" and the like in the text become their ids */
+};
+
+/* Encodes len bytes of text. Writes at most max_ids ids and returns how many
+ * the text needs (call again with a larger buffer if that is > max_ids), or
+ * -1 on error. Invalid UTF-8 is replaced by U+FFFD. */
+int kvlm_tokenize(const kvlm_tokenizer *tok, const char *text, size_t len, int flags,
+                  int32_t *ids, int max_ids);
+
+int kvlm_tokenizer_vocab_size(const kvlm_tokenizer *tok);
+int kvlm_tokenizer_bos(const kvlm_tokenizer *tok); /* -1 if none */
+/* 1 if id is a special/control token (e.g. <|eot_id|>), 0 if not, -1 out of range */
+int kvlm_token_is_special(const kvlm_tokenizer *tok, int32_t id);
+/* The id of a token written exactly as text ("<|eot_id|>"), or -1. */
+int32_t kvlm_token_id(const kvlm_tokenizer *tok, const char *text);
+
+/* Decodes ids to bytes. Returns the number of bytes the text needs (writes
+ * at most cap, NUL-terminated when room), or -1 on a bad id. */
+long kvlm_detokenize(const kvlm_tokenizer *tok, const int32_t *ids, int n, char *out, size_t cap);
+
+/* Streaming decoder: feed one id at a time, get only complete UTF-8 back
+ * (a character split across tokens is held until its last byte arrives). */
+typedef struct kvlm_detok_stream kvlm_detok_stream;
+kvlm_detok_stream *kvlm_detok_stream_new(const kvlm_tokenizer *tok);
+void kvlm_detok_stream_free(kvlm_detok_stream *s);
+/* Returns the text ready after id (valid until the next call), or NULL on a bad id.
+ * *len receives its length. */
+const char *kvlm_detok_stream_push(kvlm_detok_stream *s, int32_t id, size_t *len);
+/* Whatever is still held (an incomplete sequence comes out as U+FFFD). */
+const char *kvlm_detok_stream_flush(kvlm_detok_stream *s, size_t *len);
+
+
+/* ---------------------------------------------------------- chat template */
+
+typedef enum {
+    KVLM_CHAT_AUTO = 0,     /* recognize the model's own template */
+    KVLM_CHAT_LLAMA32 = 1,  /* Llama 3.1/3.2: system block with knowledge cutoff and date */
+    KVLM_CHAT_LLAMA3 = 2,   /* Llama 3: headers, no dates */
+    KVLM_CHAT_CHATML = 3,   /* <|im_start|>role\n...<|im_end|> */
+} kvlm_chat_format;
+
+typedef struct {
+    const char *role;     /* "system", "user", "assistant" */
+    const char *content;
+} kvlm_chat_message;
+
+/* The model's chat template source (tokenizer_config.json or the GGUF), or NULL. */
+const char *kvlm_model_chat_template(const kvlm_model *model);
+
+/* Recognizes a Jinja chat template's source as one of the formats kvlm
+ * renders natively. Returns KVLM_CHAT_AUTO (and sets the error, listing the
+ * --chat-format choices) when it is not recognized. */
+kvlm_chat_format kvlm_chat_format_detect(const char *template_source);
+
+/* Parses "llama3.2", "llama3", "chatml"; KVLM_CHAT_AUTO for anything else. */
+kvlm_chat_format kvlm_chat_format_from_name(const char *name);
+const char *kvlm_chat_format_name(kvlm_chat_format fmt);
+
+/* Renders messages as the format's template does with add_generation_prompt
+ * (when add_generation_prompt != 0). date: "26 Jul 2024" when NULL (Llama 3.2
+ * only). The text starts with the BOS text where the template has one.
+ * Returns a malloc'd string, or NULL with the error set. */
+char *kvlm_chat_render(kvlm_chat_format fmt, const kvlm_chat_message *msgs, int n_msgs,
+                       int add_generation_prompt, const char *date);
+
+/* --------------------------------------------------------------- sampling */
+
+typedef struct {
+    float temperature;     /* <= 0: greedy (argmax; the default) */
+    int top_k;             /* 0: off */
+    float top_p;           /* 1.0 (or 0): off */
+    float min_p;           /* 0: off */
+    float repeat_penalty;  /* 1.0 (or 0): off; applied to ids in the history window */
+    int repeat_last_n;     /* the history window for the penalty (0: 64) */
+    uint64_t seed;         /* same seed, same choices */
+} kvlm_sampler_params;
+
+typedef struct kvlm_sampler kvlm_sampler;
+
+kvlm_sampler *kvlm_sampler_new(const kvlm_sampler_params *params, int vocab_size);
+void kvlm_sampler_free(kvlm_sampler *s);
+/* Picks the next id from logits (vocab_size floats; the sampler may modify
+ * them). history: the ids so far (for the repetition penalty). */
+int32_t kvlm_sampler_sample(kvlm_sampler *s, float *logits, const int32_t *history, int n_history);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
