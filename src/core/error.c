@@ -25,5 +25,11 @@ void kvlm_error_prefix(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, g_error, sizeof old);
-    snprintf(g_error, sizeof g_error, "%s: %s", prefix, old);
+    size_t a = strlen(prefix), b = strlen(old);
+    if (a > sizeof g_error - 3) a = sizeof g_error - 3;
+    if (b > sizeof g_error - 3 - a) b = sizeof g_error - 3 - a;
+    memcpy(g_error, prefix, a);
+    memcpy(g_error + a, ": ", 2);
+    memcpy(g_error + a + 2, old, b);
+    g_error[a + 2 + b] = 0;
 }

@@ -10,6 +10,5 @@ typedef struct {
 } kvlm_command;
 
 int cmd_synth(int argc, char **argv);
-int cmd_generate_demo(int argc, char **argv);
 
 #endif

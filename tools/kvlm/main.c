@@ -7,7 +7,6 @@
 #include "kvlm.h"
 
 static const kvlm_command commands[] = {
-    {"demo", cmd_generate_demo, "greedy tokens from a model with timings (no tokenizer needed)"},
     {"synth", cmd_synth, "write a synthetic Hugging Face model folder of any Llama config"},
 };
 

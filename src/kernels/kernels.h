@@ -1,0 +1,52 @@
+/* The kernel sets: the math the forward pass runs, one implementation per
+ * instruction set, chosen at run time. The scalar set is the portable
+ * reference every other set is tested against. */
+#ifndef KVLM_KERNELS_H
+#define KVLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../model/model.h"
+#include "kvlm.h"
+
+typedef struct kvlm_kernel_set {
+    const char *name;
+
+    /* Some kernels want the input vector converted first (e.g. quantized to
+     * int8 blocks for VNNI). input_bytes gives the size of one converted
+     * row of `cols` inputs for weights of `type` (0: the kernel reads FP32
+     * input as is); prepare_input converts one row. */
+    size_t (*input_bytes)(uint32_t type, int64_t cols);
+    void (*prepare_input)(uint32_t type, const float *x, int64_t cols, void *out);
+
+    /* y[t * ldy + r] = W[r,:] · x_t  (or += when accumulate), for rows
+     * r in [r0, r1) and tokens t < n_tok. x_t is at x + t * x_stride bytes,
+     * FP32 or prepared as input_bytes says. */
+    void (*matmul)(const kvlm_weight *w, const void *x, size_t x_stride, int n_tok, float *y, size_t ldy,
+                   int64_t r0, int64_t r1, int accumulate);
+
+    /* Causal attention of one query head over n cached positions:
+     * out = softmax(q·K^T * scale) V, FP32 math over an F16 or F32 cache
+     * (kv_f16 says which). k and v point at position 0 of this head's rows
+     * (head_dim elements per position). scratch: room for n floats. */
+    void (*attend)(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
+                   float *out, float *scratch);
+} kvlm_kernel_set;
+
+extern const kvlm_kernel_set kvlm_kernels_scalar;
+#if defined(KVLM_X86)
+extern const kvlm_kernel_set kvlm_kernels_avx2;
+extern const kvlm_kernel_set kvlm_kernels_avx512;
+#endif
+
+/* The set for a request (AUTO: the best this CPU runs; the environment
+ * variable KVLM_KERNELS=scalar|avx2|avx512 overrides AUTO). NULL with the
+ * error set when the CPU lacks what was asked for. */
+const kvlm_kernel_set *kernels_select(kvlm_kernels which);
+
+/* Plain vector math shared by every path (small next to the matmuls). */
+void rms_norm(float *out, const float *x, const float *w, int n, float eps);
+void silu_mul(float *gate, const float *up, int n); /* gate = silu(gate) * up */
+
+#endif
