@@ -184,7 +184,10 @@ kvlm_model *kvlm_model_open(const char *path, const kvlm_model_options *opts) {
         mapped_file probe;
         st = mapped_file_open(&probe, path);
         if (st == KVLM_OK) {
-            int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
+            /* by magic, or by name: a .gguf file that lacks the magic gets the GGUF reader's message */
+            size_t len = strlen(path);
+            int is_gguf = (probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0) ||
+                          (len > 5 && !strcmp(path + len - 5, ".gguf"));
             mapped_file_close(&probe);
             st = is_gguf ? load_gguf(m, path) : load_llama2c(m, path);
         }
