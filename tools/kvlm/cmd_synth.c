@@ -110,11 +110,11 @@ static int build_tensors(const kvlm_config *c, const char *dtype, synth_tensor *
         ADD(L("self_attn.q_proj"), 1.0f / sqrtf((float)D), 0.0f, 2, Q, D);
         ADD(L("self_attn.k_proj"), 1.0f / sqrtf((float)D), 0.0f, 2, KV, D);
         ADD(L("self_attn.v_proj"), 1.0f / sqrtf((float)D), 0.0f, 2, KV, D);
-        ADD(L("self_attn.o_proj"), 1.0f / sqrtf((float)Q), 0.0f, 2, D, Q);
+        ADD(L("self_attn.o_proj"), 4.0f / sqrtf((float)Q), 0.0f, 2, D, Q);
         ADD(L("post_attention_layernorm"), 0.1f, 1.0f, 1, D, 0);
         ADD(L("mlp.gate_proj"), 1.0f / sqrtf((float)D), 0.0f, 2, H, D);
         ADD(L("mlp.up_proj"), 1.0f / sqrtf((float)D), 0.0f, 2, H, D);
-        ADD(L("mlp.down_proj"), 1.0f / sqrtf((float)H), 0.0f, 2, D, H);
+        ADD(L("mlp.down_proj"), 4.0f / sqrtf((float)H), 0.0f, 2, D, H);
 #undef L
     }
     ADD("model.norm.weight", 0.1f, 1.0f, 1, D, 0);
