@@ -232,6 +232,48 @@ void kvlm_sampler_free(kvlm_sampler *s);
  * them). history: the ids so far (for the repetition penalty). */
 int32_t kvlm_sampler_sample(kvlm_sampler *s, float *logits, const int32_t *history, int n_history);
 
+/* ------------------------------------------------------------- generation */
+
+typedef enum {
+    KVLM_STOP_NONE = 0,
+    KVLM_STOP_EOS = 1,          /* a stop id was sampled (not fed to the state) */
+    KVLM_STOP_MAX_TOKENS = 2,
+    KVLM_STOP_CONTEXT_FULL = 3,
+    KVLM_STOP_CALLBACK = 4,     /* on_token asked to stop */
+} kvlm_stop_reason;
+
+typedef struct {
+    int max_tokens;                 /* 0: no limit but the context */
+    kvlm_sampler_params sampling;   /* all zero: greedy */
+    const int32_t *stop_ids;        /* NULL: the model's eos ids */
+    int n_stop_ids;
+    /* Called for every generated token that is not a stop id, with the text it
+     * completes (whole UTF-8 characters; may be empty). Return nonzero to stop.
+     * At the end it is called once more with id -1 if bytes were still held. */
+    int (*on_token)(void *ctx, int32_t id, const char *text, size_t len);
+    void *ctx;
+} kvlm_generate_params;
+
+typedef struct {
+    int n_prompt;               /* tokens prefilled by this call */
+    int n_generated;            /* tokens generated (stop id excluded) */
+    double prefill_ms;          /* the prompt's forward pass */
+    double decode_ms;           /* all decode forward passes */
+    int n_decode;               /* decode forward passes (for ms/token) */
+    kvlm_stop_reason stop_reason;
+    int32_t stop_id;            /* the stop id sampled, when stop_reason == KVLM_STOP_EOS */
+} kvlm_generate_result;
+
+/* Appends prompt (n_prompt >= 1) to the state, then samples and appends
+ * tokens until a stop id, max_tokens, a full context, or the callback. The
+ * generated ids go to out_ids (up to max_out; may be NULL). A prompt that
+ * does not fit the context is rejected before any compute. */
+kvlm_status kvlm_generate(kvlm_state *state, const int32_t *prompt, int n_prompt, const kvlm_generate_params *params,
+                          int32_t *out_ids, int max_out, kvlm_generate_result *result);
+
+/* Monotonic milliseconds (for timing tables). */
+double kvlm_now_ms(void);
+
 #ifdef __cplusplus
 }
 #endif

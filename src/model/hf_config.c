@@ -123,7 +123,7 @@ static kvlm_status check_architecture(json_t *root, const char *path) {
 }
 
 kvlm_status hf_parse_config(kvlm_config *cfg, const char *text, size_t len, const char *path) {
-    json_t *root;
+    json_t *root = NULL;
     kvlm_status st = load_object(text, len, path, &root);
     if (st) return st;
     int head_dim = 0;
@@ -156,7 +156,7 @@ kvlm_status hf_parse_config(kvlm_config *cfg, const char *text, size_t len, cons
 }
 
 kvlm_status hf_parse_generation_config(kvlm_config *cfg, const char *text, size_t len, const char *path) {
-    json_t *root;
+    json_t *root = NULL;
     kvlm_status st = load_object(text, len, path, &root);
     if (st) return st;
     kvlm_config tmp = *cfg; /* nothing changes unless the whole file is good */
@@ -171,7 +171,7 @@ kvlm_status hf_parse_generation_config(kvlm_config *cfg, const char *text, size_
 
 kvlm_status hf_parse_chat_template(const char *text, size_t len, const char *path, char **out) {
     *out = NULL;
-    json_t *root;
+    json_t *root = NULL;
     kvlm_status st = load_object(text, len, path, &root);
     if (st) return st;
     json_t *t = json_object_get(root, "chat_template");

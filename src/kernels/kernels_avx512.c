@@ -1,0 +1,346 @@
+/* AVX-512 kernels (F/BW/VL/DQ + VNNI): FP32 FMA for F32/F16/BF16 weights
+ * with FP32 activations, VNNI int8 dot products for Q8_0/Q4_0 weights with
+ * activations quantized to Q8_0 blocks (the same rounding as llama.cpp).
+ * Other types take the generic path (dequantized rows, FP32 FMA).
+ *
+ * A matmul is tiled R weight rows × T tokens: R*T accumulators stay in
+ * registers while the K loop streams each weight row once per T tokens; the
+ * tile walks all tokens for one row block, so those rows stay in L1/L2, and
+ * long rows are cut into K panels so the tokens' inputs stay in L2. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "../core/half.h"
+#include "../format/ggml_types.h"
+#include "kernels.h"
+#include "quant_blocks.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* --------------------------------------------------- float-weight matmul */
+
+enum { FR = 4, FT = 6 };   /* tile: 4 rows × 6 tokens = 24 zmm accumulators */
+enum { KPANEL = 2048 };    /* elements of K per panel (inputs: T × 8 KB) */
+
+/* 16 weights starting at element k of a row, as FP32; masked for the tail. */
+INLINE __m512 load_w(uint32_t type, const void *row, int64_t k, __mmask16 m) {
+    switch (type) {
+    case GGML_TYPE_BF16:
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k)), 16));
+    case GGML_TYPE_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
+    default: return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    }
+}
+
+INLINE __m512 load_w_full(uint32_t type, const void *row, int64_t k) {
+    switch (type) {
+    case GGML_TYPE_BF16:
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k))), 16));
+    case GGML_TYPE_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k)));
+    default: return _mm512_loadu_ps((const float *)row + k);
+    }
+}
+
+/* y[t][r] (+)= W[r, k0:k1] · x[t, k0:k1] for an R × T tile. */
+INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, size_t esz, const float *x, size_t x_ld,
+                  int64_t k0, int64_t k1, float *y, size_t ldy, int add, const int R, const int T) {
+    __m512 acc[FR][FT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    int64_t k = k0;
+    for (; k + 16 <= k1; k += 16) {
+        __m512 wv[FR];
+        for (int r = 0; r < R; r++) wv[r] = load_w_full(type, w + (size_t)r * w_stride, k);
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)t * x_ld + k);
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    if (k < k1) {
+        __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1);
+        __m512 wv[FR];
+        for (int r = 0; r < R; r++) wv[r] = load_w(type, w + (size_t)r * w_stride, k, m);
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    (void)esz;
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float s = _mm512_reduce_add_ps(acc[r][t]);
+            float *dst = y + (size_t)t * ldy + r;
+            *dst = add ? *dst + s : s;
+        }
+}
+
+/* One row block (R rows) against all tokens, over one K panel. */
+INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, size_t esz, const float *x, size_t x_ld,
+                  int n_tok, int64_t k0, int64_t k1, float *y, size_t ldy, int add, const int R) {
+    int t = 0;
+    for (; t + FT <= n_tok; t += FT)
+        ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, FT);
+    switch (n_tok - t) {
+    case 1: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 1); break;
+    case 2: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 2); break;
+    case 3: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 3); break;
+    case 4: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 4); break;
+    case 5: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 5); break;
+    default: break;
+    }
+}
+
+static void matmul_float(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
+                         int64_t r0, int64_t r1, int accumulate) {
+    size_t esz = w->type == GGML_TYPE_F32 ? 4 : 2;
+    for (int64_t k0 = 0; k0 < w->cols; k0 += KPANEL) {
+        int64_t k1 = k0 + KPANEL < w->cols ? k0 + KPANEL : w->cols;
+        int add = accumulate || k0 > 0;
+        int64_t r = r0;
+        for (; r + FR <= r1; r += FR)
+            frows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, esz, x, x_ld, n_tok, k0,
+                  k1, y + r, ldy, add, FR);
+        for (; r < r1; r++)
+            frows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, esz, x, x_ld, n_tok, k0,
+                  k1, y + r, ldy, add, 1);
+    }
+}
+
+/* ------------------------------------------------ Q8_0 / Q4_0 × Q8 input */
+
+/* The converted input of one token (avx512_prepare_input): int8 values, then
+ * per pair of blocks a zmm of scales {d0 ×8, d1 ×8}. */
+enum { QR = 4, QT = 4 };
+
+/* Weights of 2 blocks (64 values) as int8 for dpbusd's signed operand (Q8_0)
+ * or as unsigned nibbles (Q4_0), and their scales as {dw0 ×8, dw1 ×8}. */
+INLINE __m512 w_scales(uint16_t d0, uint16_t d1) {
+    __m128i h = _mm_set_epi16(0, 0, 0, 0, 0, 0, (short)d1, (short)d0);
+    __m128 f = _mm_cvtph_ps(h);
+    __m512 v = _mm512_castps128_ps512(f);
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), v);
+}
+
+INLINE __m512i q4_unpack2(const block_q4_0 *b) {
+    __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
+                                           _mm_loadu_si128((const __m128i *)b[1].qs), 1);
+    __m256i mask = _mm256_set1_epi8(15);
+    __m256i lo = _mm256_and_si256(both, mask), hi = _mm256_and_si256(_mm256_srli_epi16(both, 4), mask);
+    /* order: b0 lo16, b0 hi16, b1 lo16, b1 hi16 (= elements 0..31 of b0, then of b1) */
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); /* lo0 lo1 hi0 hi1 */
+    return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* y[t][r] (+)= Σ_blocks d_w d_x Σ w x, for an R × T tile over block pairs [b0, b1). */
+INLINE void qtile(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_t *xq, size_t x_stride, int64_t nb,
+                  int64_t p0, int64_t p1, float *y, size_t ldy, int add, const int R, const int T) {
+    __m512 acc[QR][QT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    const __m512i bias8 = _mm512_set1_epi8(8), bias128 = _mm512_set1_epi8((char)0x80);
+    const float *xs[QT];
+    for (int t = 0; t < T; t++) xs[t] = (const float *)(xq + (size_t)t * x_stride + (size_t)nb * 32);
+    for (int64_t p = p0; p < p1; p++) {
+        __m512i wv[QR], corr[QR];
+        __m512 ws[QR];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *row = w + (size_t)r * w_stride;
+            if (type == GGML_TYPE_Q8_0) {
+                const block_q8_0 *b = (const block_q8_0 *)row + 2 * p;
+                wv[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
+                                           _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
+                ws[r] = w_scales(b[0].d, b[1].d);
+                /* x is fed unsigned as x + 128: subtract 128 Σw (per 4-byte lane) */
+                corr[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, wv[r]);
+            } else {
+                const block_q4_0 *b = (const block_q4_0 *)row + 2 * p;
+                wv[r] = q4_unpack2(b);
+                ws[r] = w_scales(b[0].d, b[1].d);
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            __m512i xv = _mm512_loadu_si512(xq + (size_t)t * x_stride + (size_t)p * 64);
+            __m512 xsc = _mm512_loadu_ps(xs[t] + (size_t)p * 16);
+            if (type == GGML_TYPE_Q8_0) {
+                __m512i xu = _mm512_xor_si512(xv, bias128); /* x + 128 as unsigned */
+                for (int r = 0; r < R; r++) {
+                    __m512i d = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[r]), corr[r]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws[r], xsc), acc[r][t]);
+                }
+            } else {
+                /* nibbles are w + 8, unsigned: subtract 8 Σx (per 4-byte lane) */
+                __m512i cx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias8, xv);
+                for (int r = 0; r < R; r++) {
+                    __m512i d = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[r], xv), cx);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws[r], xsc), acc[r][t]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float s = _mm512_reduce_add_ps(acc[r][t]);
+            float *dst = y + (size_t)t * ldy + r;
+            *dst = add ? *dst + s : s;
+        }
+}
+
+INLINE void qrows(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_t *xq, size_t x_stride, int n_tok,
+                  int64_t nb, int64_t p0, int64_t p1, float *y, size_t ldy, int add, const int R) {
+    int t = 0;
+    for (; t + QT <= n_tok; t += QT)
+        qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, QT);
+    switch (n_tok - t) {
+    case 1: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, 1); break;
+    case 2: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, 2); break;
+    case 3: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, 3); break;
+    default: break;
+    }
+}
+
+static void matmul_q(const kvlm_weight *w, const uint8_t *xq, size_t x_stride, int n_tok, float *y, size_t ldy,
+                     int64_t r0, int64_t r1, int accumulate) {
+    int64_t nb = w->cols / 32, np = nb / 2;
+    const int64_t ppanel = KPANEL / 64;
+    for (int64_t p0 = 0; p0 < np; p0 += ppanel) {
+        int64_t p1 = p0 + ppanel < np ? p0 + ppanel : np;
+        int add = accumulate || p0 > 0;
+        int64_t r = r0;
+        for (; r + QR <= r1; r += QR)
+            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, xq, x_stride, n_tok, nb,
+                  p0, p1, y + r, ldy, add, QR);
+        for (; r < r1; r++)
+            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, xq, x_stride, n_tok, nb,
+                  p0, p1, y + r, ldy, add, 1);
+    }
+}
+
+/* --------------------------------------------------------------- dispatch */
+
+static size_t avx512_input_bytes(uint32_t type, int64_t cols) {
+    /* int8 values, then 8 FP32 copies of each block's scale */
+    if ((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 64 == 0) return (size_t)cols + (size_t)cols;
+    return 0;
+}
+
+/* Q8_0 quantization of one input row: d = max|x| / 127 (kept in FP32),
+ * q = round-to-nearest(x / d). Layout: cols int8 values, then 8 copies of each
+ * block's d (so a pair of blocks' scales is one zmm load). */
+static void avx512_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
+    (void)type;
+    int8_t *q = out;
+    float *sc = (float *)((uint8_t *)out + cols);
+    for (int64_t b = 0; b < cols / 32; b++) {
+        __m512 a = _mm512_loadu_ps(x + 32 * b), c = _mm512_loadu_ps(x + 32 * b + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(c)));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(a, vid))));
+        _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(c, vid))));
+        _mm256_storeu_ps(sc + 8 * b, _mm256_set1_ps(d));
+    }
+}
+
+/* Types without a tiled kernel: each row dequantized to FP32 (in chunks),
+ * then FMA dot products with every token's FP32 input. */
+static void matmul_generic(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
+                           int64_t r0, int64_t r1, int accumulate) {
+    enum { CHUNK = 1024 };
+    float row[CHUNK] __attribute__((aligned(64)));
+    ggml_type_info ti = ggml_type_get(w->type);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        for (int64_t c0 = 0; c0 < w->cols; c0 += CHUNK) {
+            int64_t n = w->cols - c0 < CHUNK ? w->cols - c0 : CHUNK;
+            dequant_row(w->type, wr + (size_t)(c0 / ti.block_elems) * ti.block_bytes, row, n);
+            for (int t = 0; t < n_tok; t++) {
+                const float *xt = x + (size_t)t * x_ld + c0;
+                __m512 acc = _mm512_setzero_ps();
+                int64_t k = 0;
+                for (; k + 16 <= n; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(row + k), _mm512_loadu_ps(xt + k), acc);
+                if (k < n) {
+                    __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + k), _mm512_maskz_loadu_ps(m, xt + k), acc);
+                }
+                float s = _mm512_reduce_add_ps(acc);
+                float *dst = y + (size_t)t * ldy + r;
+                *dst = (accumulate || c0 > 0) ? *dst + s : s;
+            }
+        }
+    }
+}
+
+static void avx512_matmul(const kvlm_weight *w, const void *x, size_t x_stride, int n_tok, float *y, size_t ldy,
+                          int64_t r0, int64_t r1, int accumulate) {
+    switch (w->type) {
+    case GGML_TYPE_F32:
+    case GGML_TYPE_F16:
+    case GGML_TYPE_BF16:
+        matmul_float(w, x, x_stride / sizeof(float), n_tok, y, ldy, r0, r1, accumulate);
+        return;
+    case GGML_TYPE_Q8_0:
+    case GGML_TYPE_Q4_0:
+        if (w->cols % 64 == 0) {
+            matmul_q(w, x, x_stride, n_tok, y, ldy, r0, r1, accumulate);
+            return;
+        }
+        break;
+    default: break;
+    }
+    matmul_generic(w, x, x_stride / sizeof(float), n_tok, y, ldy, r0, r1, accumulate);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+INLINE __m512 load_kv(const void *base, int kv_f16, size_t at, __mmask16 m) {
+    if (kv_f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)base + at));
+    return _mm512_maskz_loadu_ps(m, (const float *)base + at);
+}
+
+/* Scores for all positions, one softmax, then the weighted sum of V: the
+ * same two passes as the scalar reference, vectorized over head_dim. */
+static void avx512_attend(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
+                          float *out, float *scores) {
+    int nv = (head_dim + 15) / 16;
+    __m512 qv[32];
+    __mmask16 mk[32];
+    for (int i = 0; i < nv; i++) {
+        int left = head_dim - 16 * i;
+        mk[i] = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
+        qv[i] = _mm512_maskz_loadu_ps(mk[i], q + 16 * i);
+    }
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int i = 0; i < nv; i++)
+            acc = _mm512_fmadd_ps(qv[i], load_kv(k, kv_f16, (size_t)j * head_dim + 16 * i, mk[i]), acc);
+        float s = _mm512_reduce_add_ps(acc) * scale;
+        scores[j] = s;
+        if (s > mx) mx = s;
+    }
+    float sum = 0;
+    for (int j = 0; j < n; j++) {
+        scores[j] = expf(scores[j] - mx);
+        sum += scores[j];
+    }
+    float inv = 1.0f / sum;
+    __m512 o[32];
+    for (int i = 0; i < nv; i++) o[i] = _mm512_setzero_ps();
+    for (int j = 0; j < n; j++) {
+        __m512 p = _mm512_set1_ps(scores[j] * inv);
+        for (int i = 0; i < nv; i++)
+            o[i] = _mm512_fmadd_ps(p, load_kv(v, kv_f16, (size_t)j * head_dim + 16 * i, mk[i]), o[i]);
+    }
+    for (int i = 0; i < nv; i++) _mm512_mask_storeu_ps(out + 16 * i, mk[i], o[i]);
+}
+
+const kvlm_kernel_set kvlm_kernels_avx512 = {
+    .name = "avx512",
+    .input_bytes = avx512_input_bytes,
+    .prepare_input = avx512_prepare_input,
+    .matmul = avx512_matmul,
+    .attend = avx512_attend,
+};
