@@ -2,16 +2,9 @@
  * streaming each token's text through the tokenizer's streaming decoder. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../core/error.h"
 #include "state.h"
-
-double kvlm_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int is_stop(int32_t id, const int32_t *stops, int n) {
     for (int i = 0; i < n; i++)

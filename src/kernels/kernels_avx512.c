@@ -93,8 +93,55 @@ INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, size_t esz, 
     }
 }
 
+/* Decode (a few tokens): one weight row at a time, so each thread reads one
+ * sequential stream (the prefetchers sustain far more bandwidth on one stream
+ * than on several interleaved rows); the inputs stay in L1. */
+INLINE void fgemv_row(uint32_t type, const uint8_t *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                      int add, const int T) {
+    enum { U = 4 };
+    __m512 acc[4][U];
+    for (int t = 0; t < T; t++)
+        for (int u = 0; u < U; u++) acc[t][u] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 * U <= K; k += 16 * U)
+        for (int u = 0; u < U; u++) {
+            __m512 wv = load_w_full(type, row, k + 16 * u);
+            for (int t = 0; t < T; t++)
+                acc[t][u] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + (size_t)t * x_ld + k + 16 * u), acc[t][u]);
+        }
+    for (; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 wv = load_w(type, row, k, m);
+        for (int t = 0; t < T; t++)
+            acc[t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k), acc[t][0]);
+    }
+    for (int t = 0; t < T; t++) {
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + s : s;
+    }
+}
+
+static void gemv_float(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
+                       int64_t r1, int add) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        switch (n_tok) {
+        case 1: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 1); break;
+        case 2: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 2); break;
+        case 3: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 3); break;
+        default: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 4); break;
+        }
+    }
+}
+
+enum { GEMV_MAX_TOK = 4 }; /* up to this many tokens: the streaming GEMV */
+
 static void matmul_float(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
                          int64_t r0, int64_t r1, int accumulate) {
+    if (n_tok <= GEMV_MAX_TOK) {
+        gemv_float(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        return;
+    }
     size_t esz = w->type == GGML_TYPE_F32 ? 4 : 2;
     for (int64_t k0 = 0; k0 < w->cols; k0 += KPANEL) {
         int64_t k1 = k0 + KPANEL < w->cols ? k0 + KPANEL : w->cols;
@@ -111,20 +158,41 @@ static void matmul_float(const kvlm_weight *w, const float *x, size_t x_ld, int 
 
 /* ------------------------------------------------ Q8_0 / Q4_0 × Q8 input */
 
-/* The converted input of one token (avx512_prepare_input): int8 values, then
- * per pair of blocks a zmm of scales {d0 ×8, d1 ×8}. */
-enum { QR = 4, QT = 4 };
+/* The converted input of one token (avx512_prepare_input), for K = cols:
+ *   int8   q[K]            x quantized per block of 32: x ≈ d_b q
+ *   float  d[K / 32 * 8]   each block's d, 8 copies (a block pair's is one zmm)
+ *   int32  c128[K / 4]     -128 Σ of each 4 consecutive q (see below)
+ *   int32  c8[K / 4]       -8 Σ of each 4 consecutive q
+ * VNNI multiplies unsigned by signed bytes, so the weights go in unsigned:
+ * Q8_0 as w + 128 (w ^ 0x80), Q4_0 as its stored nibbles w + 8. Starting each
+ * 4-byte lane's sum at c128 (or c8) removes the offset exactly. */
+typedef struct {
+    const int8_t *q;
+    const float *d;
+    const int32_t *c128, *c8;
+} qin;
 
-/* Weights of 2 blocks (64 values) as int8 for dpbusd's signed operand (Q8_0)
- * or as unsigned nibbles (Q4_0), and their scales as {dw0 ×8, dw1 ×8}. */
-INLINE __m512 w_scales(uint16_t d0, uint16_t d1) {
-    __m128i h = _mm_set_epi16(0, 0, 0, 0, 0, 0, (short)d1, (short)d0);
-    __m128 f = _mm_cvtph_ps(h);
-    __m512 v = _mm512_castps128_ps512(f);
-    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), v);
+INLINE qin qin_at(const uint8_t *base, int64_t K) {
+    qin v = {(const int8_t *)base, (const float *)(base + K), (const int32_t *)(base + 2 * K),
+             (const int32_t *)(base + 3 * K)};
+    return v;
 }
 
-INLINE __m512i q4_unpack2(const block_q4_0 *b) {
+/* Scales of a block pair: {d0 ×8, d1 ×8} */
+INLINE __m512 w_scales(const void *d0, const void *d1) {
+    __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_broadcastw_epi16(_mm_loadu_si16(d0))),
+                                        _mm_broadcastw_epi16(_mm_loadu_si16(d1)), 1);
+    return _mm512_cvtph_ps(h);
+}
+
+/* 64 weights of a block pair, as unsigned bytes (w + 128 or the nibbles). */
+INLINE __m512i q8_pair(const block_q8_0 *b) {
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
+                                   _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+}
+
+INLINE __m512i q4_pair(const block_q4_0 *b) {
     __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
                                            _mm_loadu_si128((const __m128i *)b[1].qs), 1);
     __m256i mask = _mm256_set1_epi8(15);
@@ -134,51 +202,64 @@ INLINE __m512i q4_unpack2(const block_q4_0 *b) {
     return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-/* y[t][r] (+)= Σ_blocks d_w d_x Σ w x, for an R × T tile over block pairs [b0, b1). */
-INLINE void qtile(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_t *xq, size_t x_stride, int64_t nb,
-                  int64_t p0, int64_t p1, float *y, size_t ldy, int add, const int R, const int T) {
+INLINE void load_pair(uint32_t type, const uint8_t *row, int64_t p, __m512i *wv, __m512 *ws) {
+    if (type == GGML_TYPE_Q8_0) {
+        const block_q8_0 *b = (const block_q8_0 *)row + 2 * p;
+        *wv = q8_pair(b);
+        *ws = w_scales(&b[0].d, &b[1].d);
+    } else {
+        const block_q4_0 *b = (const block_q4_0 *)row + 2 * p;
+        *wv = q4_pair(b);
+        *ws = w_scales(&b[0].d, &b[1].d);
+    }
+}
+
+/* acc += (Σ w x per lane) × d_w d_x, for one block pair and one token */
+INLINE __m512 qdot_pair(uint32_t type, __m512i wv, __m512 ws, const qin *x, int64_t p, __m512 acc) {
+    const int32_t *c = type == GGML_TYPE_Q8_0 ? x->c128 : x->c8;
+    __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(c + 16 * p), wv, _mm512_loadu_si512(x->q + 64 * p));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_loadu_ps(x->d + 16 * p)), acc);
+}
+
+/* Decode: one row at a time (one memory stream per thread), 2 accumulators. */
+INLINE void qgemv_row(uint32_t type, const uint8_t *row, const qin *x, int64_t np, float *y, size_t ldy, int add,
+                      const int T) {
+    __m512 acc[4][2];
+    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 2 <= np; p += 2)
+        for (int u = 0; u < 2; u++) {
+            __m512i wv;
+            __m512 ws;
+            load_pair(type, row, p + u, &wv, &ws);
+            for (int t = 0; t < T; t++) acc[t][u] = qdot_pair(type, wv, ws, &x[t], p + u, acc[t][u]);
+        }
+    for (; p < np; p++) {
+        __m512i wv;
+        __m512 ws;
+        load_pair(type, row, p, &wv, &ws);
+        for (int t = 0; t < T; t++) acc[t][0] = qdot_pair(type, wv, ws, &x[t], p, acc[t][0]);
+    }
+    for (int t = 0; t < T; t++) {
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + s : s;
+    }
+}
+
+enum { QR = 4, QT = 4 };
+
+/* Prefill: an R × T tile over block pairs [p0, p1). */
+INLINE void qtile(uint32_t type, const uint8_t *w, size_t w_stride, const qin *x, int64_t p0, int64_t p1, float *y,
+                  size_t ldy, int add, const int R, const int T) {
     __m512 acc[QR][QT];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
-    const __m512i bias8 = _mm512_set1_epi8(8), bias128 = _mm512_set1_epi8((char)0x80);
-    const float *xs[QT];
-    for (int t = 0; t < T; t++) xs[t] = (const float *)(xq + (size_t)t * x_stride + (size_t)nb * 32);
     for (int64_t p = p0; p < p1; p++) {
-        __m512i wv[QR], corr[QR];
+        __m512i wv[QR];
         __m512 ws[QR];
-        for (int r = 0; r < R; r++) {
-            const uint8_t *row = w + (size_t)r * w_stride;
-            if (type == GGML_TYPE_Q8_0) {
-                const block_q8_0 *b = (const block_q8_0 *)row + 2 * p;
-                wv[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
-                                           _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
-                ws[r] = w_scales(b[0].d, b[1].d);
-                /* x is fed unsigned as x + 128: subtract 128 Σw (per 4-byte lane) */
-                corr[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, wv[r]);
-            } else {
-                const block_q4_0 *b = (const block_q4_0 *)row + 2 * p;
-                wv[r] = q4_unpack2(b);
-                ws[r] = w_scales(b[0].d, b[1].d);
-            }
-        }
-        for (int t = 0; t < T; t++) {
-            __m512i xv = _mm512_loadu_si512(xq + (size_t)t * x_stride + (size_t)p * 64);
-            __m512 xsc = _mm512_loadu_ps(xs[t] + (size_t)p * 16);
-            if (type == GGML_TYPE_Q8_0) {
-                __m512i xu = _mm512_xor_si512(xv, bias128); /* x + 128 as unsigned */
-                for (int r = 0; r < R; r++) {
-                    __m512i d = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[r]), corr[r]);
-                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws[r], xsc), acc[r][t]);
-                }
-            } else {
-                /* nibbles are w + 8, unsigned: subtract 8 Σx (per 4-byte lane) */
-                __m512i cx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias8, xv);
-                for (int r = 0; r < R; r++) {
-                    __m512i d = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[r], xv), cx);
-                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws[r], xsc), acc[r][t]);
-                }
-            }
-        }
+        for (int r = 0; r < R; r++) load_pair(type, w + (size_t)r * w_stride, p, &wv[r], &ws[r]);
+        for (int t = 0; t < T; t++)
+            for (int r = 0; r < R; r++) acc[r][t] = qdot_pair(type, wv[r], ws[r], &x[t], p, acc[r][t]);
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
@@ -188,59 +269,82 @@ INLINE void qtile(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_
         }
 }
 
-INLINE void qrows(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_t *xq, size_t x_stride, int n_tok,
-                  int64_t nb, int64_t p0, int64_t p1, float *y, size_t ldy, int add, const int R) {
+INLINE void qrows(uint32_t type, const uint8_t *w, size_t w_stride, const qin *x, int n_tok, int64_t p0, int64_t p1,
+                  float *y, size_t ldy, int add, const int R) {
     int t = 0;
-    for (; t + QT <= n_tok; t += QT)
-        qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, QT);
+    for (; t + QT <= n_tok; t += QT) qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, QT);
     switch (n_tok - t) {
-    case 1: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, 1); break;
-    case 2: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, 2); break;
-    case 3: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, p0, p1, y + (size_t)t * ldy, ldy, add, R, 3); break;
+    case 1: qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, 1); break;
+    case 2: qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, 2); break;
+    case 3: qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, 3); break;
     default: break;
     }
 }
 
+enum { QMAX_TOK = 64 };
+
 static void matmul_q(const kvlm_weight *w, const uint8_t *xq, size_t x_stride, int n_tok, float *y, size_t ldy,
                      int64_t r0, int64_t r1, int accumulate) {
-    int64_t nb = w->cols / 32, np = nb / 2;
+    int64_t np = w->cols / 64;
+    qin x[QMAX_TOK];
+    for (int t = 0; t < n_tok; t++) x[t] = qin_at(xq + (size_t)t * x_stride, w->cols);
+    if (n_tok <= GEMV_MAX_TOK) {
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            switch (n_tok) {
+            case 1: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 1); break;
+            case 2: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 2); break;
+            case 3: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 3); break;
+            default: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 4); break;
+            }
+        }
+        return;
+    }
     const int64_t ppanel = KPANEL / 64;
     for (int64_t p0 = 0; p0 < np; p0 += ppanel) {
         int64_t p1 = p0 + ppanel < np ? p0 + ppanel : np;
         int add = accumulate || p0 > 0;
         int64_t r = r0;
         for (; r + QR <= r1; r += QR)
-            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, xq, x_stride, n_tok, nb,
-                  p0, p1, y + r, ldy, add, QR);
+            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, x, n_tok, p0, p1, y + r,
+                  ldy, add, QR);
         for (; r < r1; r++)
-            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, xq, x_stride, n_tok, nb,
-                  p0, p1, y + r, ldy, add, 1);
+            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, x, n_tok, p0, p1, y + r,
+                  ldy, add, 1);
     }
 }
 
 /* --------------------------------------------------------------- dispatch */
 
 static size_t avx512_input_bytes(uint32_t type, int64_t cols) {
-    /* int8 values, then 8 FP32 copies of each block's scale */
-    if ((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 64 == 0) return (size_t)cols + (size_t)cols;
+    /* see qin: q, d, c128, c8 */
+    if ((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 64 == 0) return 4 * (size_t)cols;
     return 0;
 }
 
 /* Q8_0 quantization of one input row: d = max|x| / 127 (kept in FP32),
- * q = round-to-nearest(x / d). Layout: cols int8 values, then 8 copies of each
- * block's d (so a pair of blocks' scales is one zmm load). */
+ * q = round-to-nearest-even(x / d), and the lane corrections (see qin). */
 static void avx512_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
     (void)type;
     int8_t *q = out;
     float *sc = (float *)((uint8_t *)out + cols);
+    int32_t *c128 = (int32_t *)((uint8_t *)out + 2 * cols), *c8 = (int32_t *)((uint8_t *)out + 3 * cols);
+    const __m512i ones = _mm512_set1_epi8(1);
     for (int64_t b = 0; b < cols / 32; b++) {
         __m512 a = _mm512_loadu_ps(x + 32 * b), c = _mm512_loadu_ps(x + 32 * b + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(c)));
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         __m512 vid = _mm512_set1_ps(id);
-        _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(a, vid))));
-        _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(c, vid))));
+        __m128i qa = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(a, vid)));
+        __m128i qc = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(c, vid)));
+        _mm_storeu_si128((__m128i *)(q + 32 * b), qa);
+        _mm_storeu_si128((__m128i *)(q + 32 * b + 16), qc);
         _mm256_storeu_ps(sc + 8 * b, _mm256_set1_ps(d));
+        /* Σ of each 4 bytes: dpbusd of ones (unsigned) with q (signed) */
+        __m256i qv = _mm256_inserti128_si256(_mm256_castsi128_si256(qa), qc, 1);
+        __m256i s4 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(ones), qv);
+        _mm256_storeu_si256((__m256i *)(c128 + 8 * b), _mm256_mullo_epi32(s4, _mm256_set1_epi32(-128)));
+        _mm256_storeu_si256((__m256i *)(c8 + 8 * b), _mm256_mullo_epi32(s4, _mm256_set1_epi32(-8)));
     }
 }
 
