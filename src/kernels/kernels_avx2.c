@@ -1,6 +1,8 @@
-/* AVX2 + FMA + F16C kernels, for x86-64 CPUs without AVX-512: the same
- * structure as kernels_avx512.c with 256-bit vectors and 16 registers. Int8
- * dot products use maddubs (sign trick: |w| · sign(x, w), no saturation). */
+/* AVX2 + FMA + F16C kernels, for x86-64 CPUs without AVX-512: the structure
+ * of kernels_avx512.c (read its header comment: FP32 activations, one
+ * canonical summation order so prefill, decode and batched decode are
+ * bit-identical, streaming decode, register-tiled prefill) with 8-lane
+ * vectors and 16 registers. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -11,8 +13,10 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { FR = 3, FT = 4 };  /* 12 ymm accumulators + 3 weight vectors + 1 input */
-enum { KPANEL = 2048 };
+enum { KP = 512 };        /* panel length (elements) */
+enum { FR = 2, FT = 3 };  /* prefill tile: 6 accumulators + 6 panel sums */
+enum { GEMV_MAX_TOK = 4 };
+enum { MAX_WIDEN_K = 16384 };
 
 INLINE float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -20,6 +24,8 @@ INLINE float hsum(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+
+/* ------------------------------------------------------- loading weights */
 
 INLINE __m256 load_w8(uint32_t type, const void *row, int64_t k) {
     switch (type) {
@@ -31,245 +37,228 @@ INLINE __m256 load_w8(uint32_t type, const void *row, int64_t k) {
     }
 }
 
-/* Tail of fewer than 8 elements: copied into zero-padded buffers. */
-INLINE void load_tail(uint32_t type, const void *row, int64_t k, int n, float *out8) {
-    float tmp[8] = {0};
-    uint16_t h[8] = {0};
+/* n < 8 elements at k, zero-padded (through a small buffer: no over-read). */
+INLINE __m256 load_w_tail(uint32_t type, const void *row, int64_t k, int n) {
     if (type == GGML_TYPE_F32) {
+        float tmp[8] = {0};
         memcpy(tmp, (const float *)row + k, 4 * (size_t)n);
-        memcpy(out8, tmp, sizeof tmp);
-        return;
+        return _mm256_loadu_ps(tmp);
     }
+    uint16_t h[8] = {0};
     memcpy(h, (const uint16_t *)row + k, 2 * (size_t)n);
     __m128i hv = _mm_loadu_si128((const __m128i *)h);
-    __m256 v = type == GGML_TYPE_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(hv), 16))
-                                      : _mm256_cvtph_ps(hv);
-    _mm256_storeu_ps(out8, v);
+    return type == GGML_TYPE_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(hv), 16))
+                                  : _mm256_cvtph_ps(hv);
 }
 
-INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int64_t k0,
-                  int64_t k1, float *y, size_t ldy, int add, const int R, const int T) {
-    __m256 acc[FR][FT];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+INLINE __m256 load_x_tail(const float *x, int n) {
+    float tmp[8] = {0};
+    memcpy(tmp, x, 4 * (size_t)n);
+    return _mm256_loadu_ps(tmp);
+}
+
+/* 8 elements at k (a multiple of 8) of a Q8_0/Q4_0 row as FP32: d × q. */
+INLINE __m256 load_q(uint32_t type, const void *row, int64_t k) {
+    int64_t b = k / 32, j = k % 32;
+    if (type == GGML_TYPE_Q8_0) {
+        const block_q8_0 *blk = (const block_q8_0 *)row + b;
+        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk->qs + j))));
+        return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(blk->d)), q);
+    }
+    const block_q4_0 *blk = (const block_q4_0 *)row + b;
+    /* byte i holds element i (low nibble) and i + 16 (high), each as w + 8 */
+    __m128i q = _mm_loadl_epi64((const __m128i *)(blk->qs + (j & 15)));
+    if (j >= 16) q = _mm_srli_epi16(q, 4);
+    q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(15)), _mm_set1_epi8(8));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(blk->d)), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+}
+
+INLINE __m256 load_any(uint32_t type, const void *row, int64_t k) {
+    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) return load_q(type, row, k);
+    return load_w8(type, row, k);
+}
+
+static int float_type(uint32_t t) { return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16; }
+
+/* --------------------------------------------------------------- decode */
+
+INLINE void gemv_panels(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, __m256 *S,
+                        const int T, const int NP) {
+    __m256 a[4][4];
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < NP; j++) a[t][j] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < KP; g += 8)
+        for (int j = 0; j < NP; j++) {
+            int64_t k = k0 + (int64_t)j * KP + g;
+            __m256 w = load_any(type, row, k);
+            for (int t = 0; t < T; t++) a[t][j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_ld + k), a[t][j]);
+        }
+    for (int j = 0; j < NP; j++)
+        for (int t = 0; t < T; t++) S[t] = _mm256_add_ps(S[t], a[t][j]);
+}
+
+INLINE void gemv_tail(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, int64_t K, __m256 *S,
+                      const int T) {
+    __m256 a[4];
+    for (int t = 0; t < T; t++) a[t] = _mm256_setzero_ps();
     int64_t k = k0;
-    for (; k + 8 <= k1; k += 8) {
-        __m256 wv[FR];
-        for (int r = 0; r < R; r++) wv[r] = load_w8(type, w + (size_t)r * w_stride, k);
-        for (int t = 0; t < T; t++) {
-            __m256 xv = _mm256_loadu_ps(x + (size_t)t * x_ld + k);
-            for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    for (; k + 8 <= K; k += 8) {
+        __m256 w = load_any(type, row, k);
+        for (int t = 0; t < T; t++) a[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_ld + k), a[t]);
+    }
+    if (k < K) {
+        int n = (int)(K - k);
+        __m256 w = load_w_tail(type, row, k, n);
+        for (int t = 0; t < T; t++) a[t] = _mm256_fmadd_ps(w, load_x_tail(x + (size_t)t * x_ld + k, n), a[t]);
+    }
+    for (int t = 0; t < T; t++) S[t] = _mm256_add_ps(S[t], a[t]);
+}
+
+INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                     int add, const int T) {
+    __m256 S[4];
+    for (int t = 0; t < T; t++) S[t] = _mm256_setzero_ps();
+    int64_t np = K / KP, p = 0;
+    if (T <= 2)
+        for (; p + 4 <= np; p += 4) gemv_panels(type, row, x, x_ld, p * KP, S, T, 4);
+    for (; p + 2 <= np; p += 2) gemv_panels(type, row, x, x_ld, p * KP, S, T, 2);
+    for (; p < np; p++) gemv_panels(type, row, x, x_ld, p * KP, S, T, 1);
+    if (np * KP < K) gemv_tail(type, row, x, x_ld, np * KP, K, S, T);
+    for (int t = 0; t < T; t++) {
+        float v = hsum(S[t]);
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
+    }
+}
+
+static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld, int n_tok,
+                 float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * row_bytes;
+        switch (n_tok) {
+        case 1: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 1); break;
+        case 2: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 2); break;
+        case 3: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
+        default: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
         }
     }
-    if (k < k1) {
-        int n = (int)(k1 - k);
-        float wt[FR][8], xt[8];
-        for (int r = 0; r < R; r++) load_tail(type, w + (size_t)r * w_stride, k, n, wt[r]);
-        for (int t = 0; t < T; t++) {
-            memset(xt, 0, sizeof xt);
-            memcpy(xt, x + (size_t)t * x_ld + k, 4 * (size_t)n);
-            __m256 xv = _mm256_loadu_ps(xt);
-            for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(_mm256_loadu_ps(wt[r]), xv, acc[r][t]);
-        }
-    }
+}
+
+/* -------------------------------------------------------------- prefill */
+
+INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int64_t K, float *y,
+                  size_t ldy, int add, const int R, const int T) {
+    __m256 S[FR][FT], acc[FR][FT];
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) {
-            float s = hsum(acc[r][t]);
-            float *dst = y + (size_t)t * ldy + r;
-            *dst = add ? *dst + s : s;
-        }
-}
-
-INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int n_tok, int64_t k0,
-                  int64_t k1, float *y, size_t ldy, int add, const int R) {
-    int t = 0;
-    for (; t + FT <= n_tok; t += FT)
-        ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, FT);
-    switch (n_tok - t) {
-    case 1: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 1); break;
-    case 2: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 2); break;
-    case 3: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 3); break;
-    default: break;
-    }
-}
-
-static void matmul_float(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
-                         int64_t r0, int64_t r1, int accumulate) {
-    for (int64_t k0 = 0; k0 < w->cols; k0 += KPANEL) {
-        int64_t k1 = k0 + KPANEL < w->cols ? k0 + KPANEL : w->cols;
-        int add = accumulate || k0 > 0;
-        int64_t r = r0;
-        for (; r + FR <= r1; r += FR)
-            frows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, x, x_ld, n_tok, k0, k1,
-                  y + r, ldy, add, FR);
-        for (; r < r1; r++)
-            frows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, x, x_ld, n_tok, k0, k1,
-                  y + r, ldy, add, 1);
-    }
-}
-
-/* ------------------------------------------------ Q8_0 / Q4_0 × Q8 input */
-
-enum { QR = 2, QT = 4 };
-
-INLINE __m256i q4_unpack(const block_q4_0 *b) {
-    __m128i q = _mm_loadu_si128((const __m128i *)b->qs);
-    __m128i m = _mm_set1_epi8(15);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
-}
-
-/* Σ over 32 int8 pairs, as 8 int32 lanes: |w| · sign(x, w) never saturates. */
-INLINE __m256i dot_i8(__m256i w, __m256i x) {
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-INLINE void qtile(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_t *xq, size_t x_stride, int64_t nb,
-                  int64_t b0, int64_t b1, float *y, size_t ldy, int add, const int R, const int T) {
-    __m256 acc[QR][QT];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-    const float *xs[QT];
-    for (int t = 0; t < T; t++) xs[t] = (const float *)(xq + (size_t)t * x_stride + (size_t)nb * 32);
-    for (int64_t b = b0; b < b1; b++) {
-        __m256i wv[QR];
-        __m256 ws[QR];
-        for (int r = 0; r < R; r++) {
-            const uint8_t *row = w + (size_t)r * w_stride;
-            if (type == GGML_TYPE_Q8_0) {
-                const block_q8_0 *blk = (const block_q8_0 *)row + b;
-                wv[r] = _mm256_loadu_si256((const __m256i *)blk->qs);
-                ws[r] = _mm256_set1_ps(_cvtsh_ss(blk->d));
-            } else {
-                const block_q4_0 *blk = (const block_q4_0 *)row + b;
-                wv[r] = _mm256_sub_epi8(q4_unpack(blk), _mm256_set1_epi8(8));
-                ws[r] = _mm256_set1_ps(_cvtsh_ss(blk->d));
+        for (int t = 0; t < T; t++) S[r][t] = _mm256_setzero_ps();
+    for (int64_t k0 = 0; k0 < K; k0 += KP) {
+        int64_t k1 = k0 + KP < K ? k0 + KP : K, k = k0;
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (; k + 8 <= k1; k += 8) {
+            __m256 wv[FR];
+            for (int r = 0; r < R; r++) wv[r] = load_w8(type, w + (size_t)r * w_stride, k);
+            for (int t = 0; t < T; t++) {
+                __m256 xv = _mm256_loadu_ps(x + (size_t)t * x_ld + k);
+                for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
             }
         }
-        for (int t = 0; t < T; t++) {
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)t * x_stride + (size_t)b * 32));
-            __m256 xsc = _mm256_loadu_ps(xs[t] + (size_t)b * 8);
-            for (int r = 0; r < R; r++)
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(wv[r], xv)), _mm256_mul_ps(ws[r], xsc), acc[r][t]);
+        if (k < k1) {
+            int n = (int)(k1 - k);
+            __m256 wv[FR];
+            for (int r = 0; r < R; r++) wv[r] = load_w_tail(type, w + (size_t)r * w_stride, k, n);
+            for (int t = 0; t < T; t++) {
+                __m256 xv = load_x_tail(x + (size_t)t * x_ld + k, n);
+                for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+            }
         }
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) S[r][t] = _mm256_add_ps(S[r][t], acc[r][t]);
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
-            float s = hsum(acc[r][t]);
+            float s = hsum(S[r][t]);
             float *dst = y + (size_t)t * ldy + r;
             *dst = add ? *dst + s : s;
         }
 }
 
-INLINE void qrows(uint32_t type, const uint8_t *w, size_t w_stride, const uint8_t *xq, size_t x_stride, int n_tok,
-                  int64_t nb, int64_t b0, int64_t b1, float *y, size_t ldy, int add, const int R) {
+INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int n_tok, int64_t K,
+                  float *y, size_t ldy, int add, const int R) {
     int t = 0;
-    for (; t + QT <= n_tok; t += QT)
-        qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, b0, b1, y + (size_t)t * ldy, ldy, add, R, QT);
+    for (; t + FT <= n_tok; t += FT) ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, K, y + (size_t)t * ldy, ldy, add, R, FT);
     switch (n_tok - t) {
-    case 1: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, b0, b1, y + (size_t)t * ldy, ldy, add, R, 1); break;
-    case 2: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, b0, b1, y + (size_t)t * ldy, ldy, add, R, 2); break;
-    case 3: qtile(type, w, w_stride, xq + (size_t)t * x_stride, x_stride, nb, b0, b1, y + (size_t)t * ldy, ldy, add, R, 3); break;
+    case 1: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, K, y + (size_t)t * ldy, ldy, add, R, 1); break;
+    case 2: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, K, y + (size_t)t * ldy, ldy, add, R, 2); break;
     default: break;
     }
 }
 
-static void matmul_q(const kvlm_weight *w, const uint8_t *xq, size_t x_stride, int n_tok, float *y, size_t ldy,
-                     int64_t r0, int64_t r1, int accumulate) {
-    int64_t nb = w->cols / 32;
-    const int64_t bpanel = KPANEL / 32;
-    for (int64_t b0 = 0; b0 < nb; b0 += bpanel) {
-        int64_t b1 = b0 + bpanel < nb ? b0 + bpanel : nb;
-        int add = accumulate || b0 > 0;
-        int64_t r = r0;
-        for (; r + QR <= r1; r += QR)
-            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, xq, x_stride, n_tok, nb,
-                  b0, b1, y + r, ldy, add, QR);
-        for (; r < r1; r++)
-            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, xq, x_stride, n_tok, nb,
-                  b0, b1, y + r, ldy, add, 1);
+static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
+                 int64_t r1, int add) {
+    int widen = !float_type(w->type);
+    int64_t K = w->cols;
+    float stack_rows[widen ? FR * (K <= MAX_WIDEN_K ? K : 1) : 1] __attribute__((aligned(32)));
+    for (int64_t r = r0; r < r1;) {
+        int R = r1 - r >= FR ? FR : 1;
+        const uint8_t *base = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        uint32_t type = w->type;
+        size_t stride = w->row_bytes;
+        if (widen) {
+            for (int i = 0; i < R; i++) {
+                const uint8_t *row = base + (size_t)i * w->row_bytes;
+                if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0)
+                    for (int64_t k = 0; k < K; k += 8) _mm256_store_ps(stack_rows + (size_t)i * K + k, load_q(w->type, row, k));
+                else
+                    dequant_row(w->type, row, stack_rows + (size_t)i * K, K);
+            }
+            base = (const uint8_t *)stack_rows;
+            type = GGML_TYPE_F32;
+            stride = (size_t)K * sizeof(float);
+        }
+        if (R == FR) frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, FR);
+        else frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, 1);
+        r += R;
     }
 }
 
-/* ------------------------------------------------------------ the rest */
+static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
+                         int64_t r0, int64_t r1, int add) {
+    float row[MAX_WIDEN_K] __attribute__((aligned(32)));
+    for (int64_t r = r0; r < r1; r++) {
+        dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, w->cols);
+        gemv(GGML_TYPE_F32, (const uint8_t *)row, 0, w->cols, x, x_ld, n_tok, y + r, ldy, 0, 1, add);
+    }
+}
 
 static size_t avx2_input_bytes(uint32_t type, int64_t cols) {
-    /* int8 values, then 8 FP32 copies of each block's scale */
-    if ((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 32 == 0) return (size_t)cols + (size_t)cols;
+    (void)type;
+    (void)cols;
     return 0;
 }
 
-/* Same quantization as the AVX-512 path: d = max|x| / 127 in FP32,
- * q = round-to-nearest-even(x / d). */
 static void avx2_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
     (void)type;
-    int8_t *q = out;
-    float *sc = (float *)((uint8_t *)out + cols);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (int64_t b = 0; b < cols / 32; b++) {
-        __m256 v[4], mx = _mm256_setzero_ps();
-        for (int i = 0; i < 4; i++) {
-            v[i] = _mm256_loadu_ps(x + 32 * b + 8 * i);
-            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[i]));
-        }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float d = _mm_cvtss_f32(m4) / 127.0f, id = d ? 1.0f / d : 0.0f;
-        __m256 vid = _mm256_set1_ps(id);
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v[0], vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v[1], vid));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v[2], vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v[3], vid));
-        __m256i p01 = _mm256_packs_epi32(i0, i1), p23 = _mm256_packs_epi32(i2, i3);
-        __m256i p = _mm256_packs_epi16(p01, p23);
-        /* packs work within 128-bit lanes: restore element order */
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(q + 32 * b), p);
-        _mm256_storeu_ps(sc + 8 * b, _mm256_set1_ps(d));
-    }
+    (void)x;
+    (void)cols;
+    (void)out;
 }
 
-static void matmul_generic(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
-                           int64_t r0, int64_t r1, int accumulate) {
-    enum { CHUNK = 1024 };
-    float row[CHUNK] __attribute__((aligned(32)));
-    ggml_type_info ti = ggml_type_get(w->type);
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        for (int64_t c0 = 0; c0 < w->cols; c0 += CHUNK) {
-            int64_t n = w->cols - c0 < CHUNK ? w->cols - c0 : CHUNK;
-            dequant_row(w->type, wr + (size_t)(c0 / ti.block_elems) * ti.block_bytes, row, n);
-            for (int t = 0; t < n_tok; t++) {
-                const float *xt = x + (size_t)t * x_ld + c0;
-                __m256 acc = _mm256_setzero_ps();
-                int64_t k = 0;
-                for (; k + 8 <= n; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(row + k), _mm256_loadu_ps(xt + k), acc);
-                float s = hsum(acc);
-                for (; k < n; k++) s += row[k] * xt[k];
-                float *dst = y + (size_t)t * ldy + r;
-                *dst = (accumulate || c0 > 0) ? *dst + s : s;
-            }
-        }
-    }
-}
-
-static void avx2_matmul(const kvlm_weight *w, const void *x, size_t x_stride, int n_tok, float *y, size_t ldy,
+static void avx2_matmul(const kvlm_weight *w, const void *xv, size_t x_stride, int n_tok, float *y, size_t ldy,
                         int64_t r0, int64_t r1, int accumulate) {
-    switch (w->type) {
-    case GGML_TYPE_F32:
-    case GGML_TYPE_F16:
-    case GGML_TYPE_BF16:
-        matmul_float(w, x, x_stride / sizeof(float), n_tok, y, ldy, r0, r1, accumulate);
+    const float *x = xv;
+    size_t x_ld = x_stride / sizeof(float);
+    int quant_native = w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0;
+    if (!float_type(w->type) && w->cols > MAX_WIDEN_K) {
+        kvlm_kernels_scalar.matmul(w, xv, x_stride, n_tok, y, ldy, r0, r1, accumulate);
         return;
-    case GGML_TYPE_Q8_0:
-    case GGML_TYPE_Q4_0:
-        if (w->cols % 32 == 0) {
-            matmul_q(w, x, x_stride, n_tok, y, ldy, r0, r1, accumulate);
-            return;
-        }
-        break;
-    default: break;
     }
-    matmul_generic(w, x, x_stride / sizeof(float), n_tok, y, ldy, r0, r1, accumulate);
+    if (float_type(w->type) || quant_native) {
+        if (n_tok <= GEMV_MAX_TOK) gemv(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        return;
+    }
+    if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+    else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
 }
 
 INLINE __m256 load_kv8(const void *base, int kv_f16, size_t at) {

@@ -1,12 +1,19 @@
-/* AVX-512 kernels (F/BW/VL/DQ + VNNI): FP32 FMA for F32/F16/BF16 weights
- * with FP32 activations, VNNI int8 dot products for Q8_0/Q4_0 weights with
- * activations quantized to Q8_0 blocks (the same rounding as llama.cpp).
- * Other types take the generic path (dequantized rows, FP32 FMA).
+/* AVX-512 kernels (F/BW/VL/DQ + VNNI + BF16 for the instruction set; the math
+ * is FP32 FMA). Weights of every type are widened to FP32 and meet FP32
+ * activations, so results equal the scalar path's up to float rounding.
  *
- * A matmul is tiled R weight rows × T tokens: R*T accumulators stay in
- * registers while the K loop streams each weight row once per T tokens; the
- * tile walks all tokens for one row block, so those rows stay in L1/L2, and
- * long rows are cut into K panels so the tokens' inputs stay in L2. */
+ * One summation order for every dot product (the "canonical order"), so that
+ * a prefill, token-by-token decode and batched decode give bit-identical
+ * logits: K is cut into panels of KP elements; within a panel one 16-lane
+ * accumulator runs over 16-element groups in order (the last group masked);
+ * panel vectors are added lane-wise in panel order; one final reduce_add.
+ *
+ * Decode (<= 4 tokens) streams one weight row at a time — one sequential
+ * memory stream per thread, which the prefetchers sustain far better than
+ * interleaved rows — with up to 4 panels in flight as independent chains.
+ * Prefill tiles R rows × T tokens with the partial sums in registers; each
+ * row block's weights stay in L1/L2 while all tokens pass over them.
+ * Quantized rows are widened into a scratch block first (once per chunk). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -18,12 +25,16 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* --------------------------------------------------- float-weight matmul */
+enum { KP = 512 };        /* panel length (elements) */
+enum { FR = 4, FT = 3 };  /* prefill tile: 12 accumulators + 12 panel sums */
+enum { GEMV_MAX_TOK = 4 };
+enum { MAX_WIDEN_K = 16384 }; /* rows up to this long are widened on the stack */
 
-enum { FR = 4, FT = 6 };   /* tile: 4 rows × 6 tokens = 24 zmm accumulators */
-enum { KPANEL = 2048 };    /* elements of K per panel (inputs: T × 8 KB) */
+/* ------------------------------------------------------- loading weights */
 
-/* 16 weights starting at element k of a row, as FP32; masked for the tail. */
+INLINE __m512 fp16_bcast(const void *p) { return _mm512_cvtph_ps(_mm256_broadcastw_epi16(_mm_loadu_si16(p))); }
+
+/* 16 weights of a float-type row starting at element k, as FP32 (masked). */
 INLINE __m512 load_w(uint32_t type, const void *row, int64_t k, __mmask16 m) {
     switch (type) {
     case GGML_TYPE_BF16:
@@ -44,357 +55,227 @@ INLINE __m512 load_w_full(uint32_t type, const void *row, int64_t k) {
     }
 }
 
-/* y[t][r] (+)= W[r, k0:k1] · x[t, k0:k1] for an R × T tile. */
-INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, size_t esz, const float *x, size_t x_ld,
-                  int64_t k0, int64_t k1, float *y, size_t ldy, int add, const int R, const int T) {
-    __m512 acc[FR][FT];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
-    int64_t k = k0;
-    for (; k + 16 <= k1; k += 16) {
-        __m512 wv[FR];
-        for (int r = 0; r < R; r++) wv[r] = load_w_full(type, w + (size_t)r * w_stride, k);
-        for (int t = 0; t < T; t++) {
-            __m512 xv = _mm512_loadu_ps(x + (size_t)t * x_ld + k);
-            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
-        }
-    }
-    if (k < k1) {
-        __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1);
-        __m512 wv[FR];
-        for (int r = 0; r < R; r++) wv[r] = load_w(type, w + (size_t)r * w_stride, k, m);
-        for (int t = 0; t < T; t++) {
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
-            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
-        }
-    }
-    (void)esz;
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) {
-            float s = _mm512_reduce_add_ps(acc[r][t]);
-            float *dst = y + (size_t)t * ldy + r;
-            *dst = add ? *dst + s : s;
-        }
-}
-
-/* One row block (R rows) against all tokens, over one K panel. */
-INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, size_t esz, const float *x, size_t x_ld,
-                  int n_tok, int64_t k0, int64_t k1, float *y, size_t ldy, int add, const int R) {
-    int t = 0;
-    for (; t + FT <= n_tok; t += FT)
-        ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, FT);
-    switch (n_tok - t) {
-    case 1: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 1); break;
-    case 2: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 2); break;
-    case 3: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 3); break;
-    case 4: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 4); break;
-    case 5: ftile(type, w, w_stride, esz, x + (size_t)t * x_ld, x_ld, k0, k1, y + (size_t)t * ldy, ldy, add, R, 5); break;
-    default: break;
-    }
-}
-
-/* Decode (a few tokens): one weight row at a time, so each thread reads one
- * sequential stream (the prefetchers sustain far more bandwidth on one stream
- * than on several interleaved rows); the inputs stay in L1. */
-INLINE void fgemv_row(uint32_t type, const uint8_t *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
-                      int add, const int T) {
-    enum { U = 4 };
-    __m512 acc[4][U];
-    for (int t = 0; t < T; t++)
-        for (int u = 0; u < U; u++) acc[t][u] = _mm512_setzero_ps();
-    int64_t k = 0;
-    for (; k + 16 * U <= K; k += 16 * U)
-        for (int u = 0; u < U; u++) {
-            __m512 wv = load_w_full(type, row, k + 16 * u);
-            for (int t = 0; t < T; t++)
-                acc[t][u] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + (size_t)t * x_ld + k + 16 * u), acc[t][u]);
-        }
-    for (; k < K; k += 16) {
-        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
-        __m512 wv = load_w(type, row, k, m);
-        for (int t = 0; t < T; t++)
-            acc[t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k), acc[t][0]);
-    }
-    for (int t = 0; t < T; t++) {
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
-        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + s : s;
-    }
-}
-
-static void gemv_float(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
-                       int64_t r1, int add) {
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        switch (n_tok) {
-        case 1: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 1); break;
-        case 2: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 2); break;
-        case 3: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 3); break;
-        default: fgemv_row(w->type, row, x, x_ld, w->cols, y + r, ldy, add, 4); break;
-        }
-    }
-}
-
-enum { GEMV_MAX_TOK = 4 }; /* up to this many tokens: the streaming GEMV */
-
-static void matmul_float(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
-                         int64_t r0, int64_t r1, int accumulate) {
-    if (n_tok <= GEMV_MAX_TOK) {
-        gemv_float(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
-        return;
-    }
-    size_t esz = w->type == GGML_TYPE_F32 ? 4 : 2;
-    for (int64_t k0 = 0; k0 < w->cols; k0 += KPANEL) {
-        int64_t k1 = k0 + KPANEL < w->cols ? k0 + KPANEL : w->cols;
-        int add = accumulate || k0 > 0;
-        int64_t r = r0;
-        for (; r + FR <= r1; r += FR)
-            frows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, esz, x, x_ld, n_tok, k0,
-                  k1, y + r, ldy, add, FR);
-        for (; r < r1; r++)
-            frows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, esz, x, x_ld, n_tok, k0,
-                  k1, y + r, ldy, add, 1);
-    }
-}
-
-/* ------------------------------------------------ Q8_0 / Q4_0 × Q8 input */
-
-/* The converted input of one token (avx512_prepare_input), for K = cols:
- *   int8   q[K]            x quantized per block of 32: x ≈ d_b q
- *   float  d[K / 32 * 8]   each block's d, 8 copies (a block pair's is one zmm)
- *   int32  c128[K / 4]     -128 Σ of each 4 consecutive q (see below)
- *   int32  c8[K / 4]       -8 Σ of each 4 consecutive q
- * VNNI multiplies unsigned by signed bytes, so the weights go in unsigned:
- * Q8_0 as w + 128 (w ^ 0x80), Q4_0 as its stored nibbles w + 8. Starting each
- * 4-byte lane's sum at c128 (or c8) removes the offset exactly. */
-typedef struct {
-    const int8_t *q;
-    const float *d;
-    const int32_t *c128, *c8;
-} qin;
-
-INLINE qin qin_at(const uint8_t *base, int64_t K) {
-    qin v = {(const int8_t *)base, (const float *)(base + K), (const int32_t *)(base + 2 * K),
-             (const int32_t *)(base + 3 * K)};
-    return v;
-}
-
-/* Scales of a block pair: {d0 ×8, d1 ×8} */
-INLINE __m512 w_scales(const void *d0, const void *d1) {
-    __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_broadcastw_epi16(_mm_loadu_si16(d0))),
-                                        _mm_broadcastw_epi16(_mm_loadu_si16(d1)), 1);
-    return _mm512_cvtph_ps(h);
-}
-
-/* 64 weights of a block pair, as unsigned bytes (w + 128 or the nibbles). */
-INLINE __m512i q8_pair(const block_q8_0 *b) {
-    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
-                                   _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
-    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
-}
-
-INLINE __m512i q4_pair(const block_q4_0 *b) {
-    __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
-                                           _mm_loadu_si128((const __m128i *)b[1].qs), 1);
-    __m256i mask = _mm256_set1_epi8(15);
-    __m256i lo = _mm256_and_si256(both, mask), hi = _mm256_and_si256(_mm256_srli_epi16(both, 4), mask);
-    /* order: b0 lo16, b0 hi16, b1 lo16, b1 hi16 (= elements 0..31 of b0, then of b1) */
-    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); /* lo0 lo1 hi0 hi1 */
-    return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
-INLINE void load_pair(uint32_t type, const uint8_t *row, int64_t p, __m512i *wv, __m512 *ws) {
+/* Group g (16 elements, a multiple of 16 from the row start) of a Q8_0/Q4_0
+ * row as FP32: d × q, exact in FP32. */
+INLINE __m512 load_q(uint32_t type, const void *row, int64_t k) {
+    int64_t b = k / 32, half = (k / 16) & 1;
     if (type == GGML_TYPE_Q8_0) {
-        const block_q8_0 *b = (const block_q8_0 *)row + 2 * p;
-        *wv = q8_pair(b);
-        *ws = w_scales(&b[0].d, &b[1].d);
-    } else {
-        const block_q4_0 *b = (const block_q4_0 *)row + 2 * p;
-        *wv = q4_pair(b);
-        *ws = w_scales(&b[0].d, &b[1].d);
+        const block_q8_0 *blk = (const block_q8_0 *)row + b;
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk->qs + 16 * half))));
+        return _mm512_mul_ps(fp16_bcast(&blk->d), q);
     }
+    const block_q4_0 *blk = (const block_q4_0 *)row + b;
+    /* byte j holds element j (low nibble) and j + 16 (high), each as w + 8 */
+    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)blk->qs));
+    q = half ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
+    return _mm512_mul_ps(fp16_bcast(&blk->d), _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8))));
 }
 
-/* acc += (Σ w x per lane) × d_w d_x, for one block pair and one token */
-INLINE __m512 qdot_pair(uint32_t type, __m512i wv, __m512 ws, const qin *x, int64_t p, __m512 acc) {
-    const int32_t *c = type == GGML_TYPE_Q8_0 ? x->c128 : x->c8;
-    __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(c + 16 * p), wv, _mm512_loadu_si512(x->q + 64 * p));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_loadu_ps(x->d + 16 * p)), acc);
+/* Any type kvlm reads natively in SIMD: 16 elements at k (a multiple of 16). */
+INLINE __m512 load_any(uint32_t type, const void *row, int64_t k) {
+    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) return load_q(type, row, k);
+    return load_w_full(type, row, k);
 }
 
-/* Decode: one row at a time (one memory stream per thread), 2 accumulators. */
-INLINE void qgemv_row(uint32_t type, const uint8_t *row, const qin *x, int64_t np, float *y, size_t ldy, int add,
+static int native_type(uint32_t t) {
+    return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
+           t == GGML_TYPE_Q4_0;
+}
+
+/* --------------------------------------------------------------- decode */
+
+/* NP panels (starting at element k0) of one row, each its own chain, added
+ * into S[t] in panel order. Full panels only. */
+INLINE void gemv_panels(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, __m512 *S,
+                        const int T, const int NP) {
+    __m512 a[4][4];
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < NP; j++) a[t][j] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < KP; g += 16)
+        for (int j = 0; j < NP; j++) {
+            int64_t k = k0 + (int64_t)j * KP + g;
+            __m512 w = load_any(type, row, k);
+            for (int t = 0; t < T; t++) a[t][j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t][j]);
+        }
+    for (int j = 0; j < NP; j++)
+        for (int t = 0; t < T; t++) S[t] = _mm512_add_ps(S[t], a[t][j]);
+}
+
+/* The last, partial panel [k0, K); only float types can end in a partial group. */
+INLINE void gemv_tail(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, int64_t K, __m512 *S,
                       const int T) {
-    __m512 acc[4][2];
-    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-    int64_t p = 0;
-    for (; p + 2 <= np; p += 2)
-        for (int u = 0; u < 2; u++) {
-            __m512i wv;
-            __m512 ws;
-            load_pair(type, row, p + u, &wv, &ws);
-            for (int t = 0; t < T; t++) acc[t][u] = qdot_pair(type, wv, ws, &x[t], p + u, acc[t][u]);
-        }
-    for (; p < np; p++) {
-        __m512i wv;
-        __m512 ws;
-        load_pair(type, row, p, &wv, &ws);
-        for (int t = 0; t < T; t++) acc[t][0] = qdot_pair(type, wv, ws, &x[t], p, acc[t][0]);
+    __m512 a[4];
+    for (int t = 0; t < T; t++) a[t] = _mm512_setzero_ps();
+    int64_t k = k0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 w = load_any(type, row, k);
+        for (int t = 0; t < T; t++) a[t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t]);
     }
+    if (k < K) { /* only float types have rows that are not a multiple of 16 */
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+        __m512 w = load_w(type, row, k, m);
+        for (int t = 0; t < T; t++) a[t] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k), a[t]);
+    }
+    for (int t = 0; t < T; t++) S[t] = _mm512_add_ps(S[t], a[t]);
+}
+
+INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                     int add, const int T) {
+    __m512 S[4];
+    for (int t = 0; t < T; t++) S[t] = _mm512_setzero_ps();
+    int64_t np = K / KP, p = 0;
+    for (; p + 4 <= np; p += 4) gemv_panels(type, row, x, x_ld, p * KP, S, T, 4);
+    for (; p + 2 <= np; p += 2) gemv_panels(type, row, x, x_ld, p * KP, S, T, 2);
+    for (; p < np; p++) gemv_panels(type, row, x, x_ld, p * KP, S, T, 1);
+    if (np * KP < K) gemv_tail(type, row, x, x_ld, np * KP, K, S, T);
     for (int t = 0; t < T; t++) {
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
-        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + s : s;
+        float v = _mm512_reduce_add_ps(S[t]);
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
     }
 }
 
-enum { QR = 4, QT = 4 };
-
-/* Prefill: an R × T tile over block pairs [p0, p1). */
-INLINE void qtile(uint32_t type, const uint8_t *w, size_t w_stride, const qin *x, int64_t p0, int64_t p1, float *y,
-                  size_t ldy, int add, const int R, const int T) {
-    __m512 acc[QR][QT];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
-    for (int64_t p = p0; p < p1; p++) {
-        __m512i wv[QR];
-        __m512 ws[QR];
-        for (int r = 0; r < R; r++) load_pair(type, w + (size_t)r * w_stride, p, &wv[r], &ws[r]);
-        for (int t = 0; t < T; t++)
-            for (int r = 0; r < R; r++) acc[r][t] = qdot_pair(type, wv[r], ws[r], &x[t], p, acc[r][t]);
-    }
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) {
-            float s = _mm512_reduce_add_ps(acc[r][t]);
-            float *dst = y + (size_t)t * ldy + r;
-            *dst = add ? *dst + s : s;
+static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld, int n_tok,
+                 float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * row_bytes;
+        switch (n_tok) {
+        case 1: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 1); break;
+        case 2: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 2); break;
+        case 3: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
+        default: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
         }
-}
-
-INLINE void qrows(uint32_t type, const uint8_t *w, size_t w_stride, const qin *x, int n_tok, int64_t p0, int64_t p1,
-                  float *y, size_t ldy, int add, const int R) {
-    int t = 0;
-    for (; t + QT <= n_tok; t += QT) qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, QT);
-    switch (n_tok - t) {
-    case 1: qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, 1); break;
-    case 2: qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, 2); break;
-    case 3: qtile(type, w, w_stride, x + t, p0, p1, y + (size_t)t * ldy, ldy, add, R, 3); break;
-    default: break;
     }
 }
 
-enum { QMAX_TOK = 64 };
+/* -------------------------------------------------------------- prefill */
 
-static void matmul_q(const kvlm_weight *w, const uint8_t *xq, size_t x_stride, int n_tok, float *y, size_t ldy,
-                     int64_t r0, int64_t r1, int accumulate) {
-    int64_t np = w->cols / 64;
-    qin x[QMAX_TOK];
-    for (int t = 0; t < n_tok; t++) x[t] = qin_at(xq + (size_t)t * x_stride, w->cols);
-    if (n_tok <= GEMV_MAX_TOK) {
-        for (int64_t r = r0; r < r1; r++) {
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            switch (n_tok) {
-            case 1: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 1); break;
-            case 2: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 2); break;
-            case 3: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 3); break;
-            default: qgemv_row(w->type, row, x, np, y + r, ldy, accumulate, 4); break;
+/* y[t][r] (+)= W[r,:] · x[t,:] for an R × T tile of a float-type matrix, in
+ * the canonical order: per panel an accumulator, added into S after it. */
+INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int64_t K, float *y,
+                  size_t ldy, int add, const int R, const int T) {
+    __m512 S[FR][FT], acc[FR][FT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) S[r][t] = _mm512_setzero_ps();
+    for (int64_t k0 = 0; k0 < K; k0 += KP) {
+        int64_t k1 = k0 + KP < K ? k0 + KP : K, k = k0;
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+        for (; k + 16 <= k1; k += 16) {
+            __m512 wv[FR];
+            for (int r = 0; r < R; r++) wv[r] = load_w_full(type, w + (size_t)r * w_stride, k);
+            for (int t = 0; t < T; t++) {
+                __m512 xv = _mm512_loadu_ps(x + (size_t)t * x_ld + k);
+                for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
             }
         }
-        return;
+        if (k < k1) {
+            __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1);
+            __m512 wv[FR];
+            for (int r = 0; r < R; r++) wv[r] = load_w(type, w + (size_t)r * w_stride, k, m);
+            for (int t = 0; t < T; t++) {
+                __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
+                for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+            }
+        }
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) S[r][t] = _mm512_add_ps(S[r][t], acc[r][t]);
     }
-    const int64_t ppanel = KPANEL / 64;
-    for (int64_t p0 = 0; p0 < np; p0 += ppanel) {
-        int64_t p1 = p0 + ppanel < np ? p0 + ppanel : np;
-        int add = accumulate || p0 > 0;
-        int64_t r = r0;
-        for (; r + QR <= r1; r += QR)
-            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, x, n_tok, p0, p1, y + r,
-                  ldy, add, QR);
-        for (; r < r1; r++)
-            qrows(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, x, n_tok, p0, p1, y + r,
-                  ldy, add, 1);
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float s = _mm512_reduce_add_ps(S[r][t]);
+            float *dst = y + (size_t)t * ldy + r;
+            *dst = add ? *dst + s : s;
+        }
+}
+
+/* One row block (R rows) against all tokens. */
+INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int n_tok, int64_t K,
+                  float *y, size_t ldy, int add, const int R) {
+    int t = 0;
+    for (; t + FT <= n_tok; t += FT) ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, K, y + (size_t)t * ldy, ldy, add, R, FT);
+    switch (n_tok - t) {
+    case 1: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, K, y + (size_t)t * ldy, ldy, add, R, 1); break;
+    case 2: ftile(type, w, w_stride, x + (size_t)t * x_ld, x_ld, K, y + (size_t)t * ldy, ldy, add, R, 2); break;
+    default: break;
+    }
+}
+
+/* Float-type weights go straight into the tiles; other types are widened to
+ * FP32 a row block at a time (the same values load_any or dequant_row give). */
+static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
+                 int64_t r1, int add) {
+    int widen = w->type != GGML_TYPE_F32 && w->type != GGML_TYPE_F16 && w->type != GGML_TYPE_BF16;
+    int64_t K = w->cols;
+    float *scratch = NULL;
+    float stack_rows[widen ? FR * (K <= MAX_WIDEN_K ? K : 1) : 1] __attribute__((aligned(64)));
+    if (widen) scratch = stack_rows;
+    for (int64_t r = r0; r < r1;) {
+        int R = r1 - r >= FR ? FR : 1;
+        const uint8_t *base = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        uint32_t type = w->type;
+        size_t stride = w->row_bytes;
+        if (widen) {
+            for (int i = 0; i < R; i++) {
+                const uint8_t *row = base + (size_t)i * w->row_bytes;
+                if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0)
+                    for (int64_t k = 0; k < K; k += 16) _mm512_store_ps(scratch + (size_t)i * K + k, load_q(w->type, row, k));
+                else
+                    dequant_row(w->type, row, scratch + (size_t)i * K, K);
+            }
+            base = (const uint8_t *)scratch;
+            type = GGML_TYPE_F32;
+            stride = (size_t)K * sizeof(float);
+        }
+        if (R == FR) frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, FR);
+        else frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, 1);
+        r += R;
+    }
+}
+
+/* K-quant rows (and any row too long for the stack) in decode: widened with
+ * the scalar dequantizer, then the canonical FP32 dot products. */
+static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
+                         int64_t r0, int64_t r1, int add) {
+    float row[MAX_WIDEN_K] __attribute__((aligned(64)));
+    for (int64_t r = r0; r < r1; r++) {
+        dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, w->cols);
+        gemv(GGML_TYPE_F32, (const uint8_t *)row, 0, w->cols, x, x_ld, n_tok, y + r, ldy, 0, 1, add);
     }
 }
 
 /* --------------------------------------------------------------- dispatch */
 
+/* Every type reads FP32 activations as they are: nothing to prepare. */
 static size_t avx512_input_bytes(uint32_t type, int64_t cols) {
-    /* see qin: q, d, c128, c8 */
-    if ((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 64 == 0) return 4 * (size_t)cols;
+    (void)type;
+    (void)cols;
     return 0;
 }
 
-/* Q8_0 quantization of one input row: d = max|x| / 127 (kept in FP32),
- * q = round-to-nearest-even(x / d), and the lane corrections (see qin). */
 static void avx512_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
     (void)type;
-    int8_t *q = out;
-    float *sc = (float *)((uint8_t *)out + cols);
-    int32_t *c128 = (int32_t *)((uint8_t *)out + 2 * cols), *c8 = (int32_t *)((uint8_t *)out + 3 * cols);
-    const __m512i ones = _mm512_set1_epi8(1);
-    for (int64_t b = 0; b < cols / 32; b++) {
-        __m512 a = _mm512_loadu_ps(x + 32 * b), c = _mm512_loadu_ps(x + 32 * b + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(c)));
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
-        __m512 vid = _mm512_set1_ps(id);
-        __m128i qa = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(a, vid)));
-        __m128i qc = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(c, vid)));
-        _mm_storeu_si128((__m128i *)(q + 32 * b), qa);
-        _mm_storeu_si128((__m128i *)(q + 32 * b + 16), qc);
-        _mm256_storeu_ps(sc + 8 * b, _mm256_set1_ps(d));
-        /* Σ of each 4 bytes: dpbusd of ones (unsigned) with q (signed) */
-        __m256i qv = _mm256_inserti128_si256(_mm256_castsi128_si256(qa), qc, 1);
-        __m256i s4 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(ones), qv);
-        _mm256_storeu_si256((__m256i *)(c128 + 8 * b), _mm256_mullo_epi32(s4, _mm256_set1_epi32(-128)));
-        _mm256_storeu_si256((__m256i *)(c8 + 8 * b), _mm256_mullo_epi32(s4, _mm256_set1_epi32(-8)));
-    }
+    (void)x;
+    (void)cols;
+    (void)out;
 }
 
-/* Types without a tiled kernel: each row dequantized to FP32 (in chunks),
- * then FMA dot products with every token's FP32 input. */
-static void matmul_generic(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
-                           int64_t r0, int64_t r1, int accumulate) {
-    enum { CHUNK = 1024 };
-    float row[CHUNK] __attribute__((aligned(64)));
-    ggml_type_info ti = ggml_type_get(w->type);
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        for (int64_t c0 = 0; c0 < w->cols; c0 += CHUNK) {
-            int64_t n = w->cols - c0 < CHUNK ? w->cols - c0 : CHUNK;
-            dequant_row(w->type, wr + (size_t)(c0 / ti.block_elems) * ti.block_bytes, row, n);
-            for (int t = 0; t < n_tok; t++) {
-                const float *xt = x + (size_t)t * x_ld + c0;
-                __m512 acc = _mm512_setzero_ps();
-                int64_t k = 0;
-                for (; k + 16 <= n; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(row + k), _mm512_loadu_ps(xt + k), acc);
-                if (k < n) {
-                    __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + k), _mm512_maskz_loadu_ps(m, xt + k), acc);
-                }
-                float s = _mm512_reduce_add_ps(acc);
-                float *dst = y + (size_t)t * ldy + r;
-                *dst = (accumulate || c0 > 0) ? *dst + s : s;
-            }
-        }
-    }
-}
-
-static void avx512_matmul(const kvlm_weight *w, const void *x, size_t x_stride, int n_tok, float *y, size_t ldy,
+static void avx512_matmul(const kvlm_weight *w, const void *xv, size_t x_stride, int n_tok, float *y, size_t ldy,
                           int64_t r0, int64_t r1, int accumulate) {
-    switch (w->type) {
-    case GGML_TYPE_F32:
-    case GGML_TYPE_F16:
-    case GGML_TYPE_BF16:
-        matmul_float(w, x, x_stride / sizeof(float), n_tok, y, ldy, r0, r1, accumulate);
+    const float *x = xv;
+    size_t x_ld = x_stride / sizeof(float);
+    if (w->cols > MAX_WIDEN_K && !(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16)) {
+        kvlm_kernels_scalar.matmul(w, xv, x_stride, n_tok, y, ldy, r0, r1, accumulate); /* rows longer than any Llama */
         return;
-    case GGML_TYPE_Q8_0:
-    case GGML_TYPE_Q4_0:
-        if (w->cols % 64 == 0) {
-            matmul_q(w, x, x_stride, n_tok, y, ldy, r0, r1, accumulate);
-            return;
-        }
-        break;
-    default: break;
     }
-    matmul_generic(w, x, x_stride / sizeof(float), n_tok, y, ldy, r0, r1, accumulate);
+    /* quantized rows must hold whole 16-element groups */
+    if (native_type(w->type) && (w->cols % 16 == 0 || w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 ||
+                                 w->type == GGML_TYPE_BF16)) {
+        if (n_tok <= GEMV_MAX_TOK) gemv(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        return;
+    }
+    if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+    else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
 }
 
 /* ---------------------------------------------------------------- attention */

@@ -92,6 +92,17 @@ static void write_hparams(gguf_writer *w, const kvlm_model *m, const convert_opt
     gguf_w_f32(w, "llama.rope.freq_base", c->rope_theta);
     gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
     gguf_w_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
+    /* stop ids: llama.cpp's keys for the first eos, and kvlm's full list */
+    if (c->bos_id >= 0) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)c->bos_id);
+    if (c->n_eos > 0) {
+        gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)c->eos_ids[0]);
+        gguf_w_arr_i32(w, "kvlm.stop_token_ids", c->eos_ids, (size_t)c->n_eos);
+    }
+    if (m->tokenizer) {
+        int32_t eot = kvlm_token_id(m->tokenizer, "<|eot_id|>"), eom = kvlm_token_id(m->tokenizer, "<|eom_id|>");
+        if (eot >= 0) gguf_w_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)eot);
+        if (eom >= 0) gguf_w_u32(w, "tokenizer.ggml.eom_token_id", (uint32_t)eom);
+    }
     if (c->gen_temperature > 0) gguf_w_f32(w, "general.sampling.temp", c->gen_temperature);
     if (c->gen_top_p > 0) gguf_w_f32(w, "general.sampling.top_p", c->gen_top_p);
 }
@@ -188,5 +199,49 @@ kvlm_status model_convert_gguf(const kvlm_model *m, const char *out_path, const 
     free(ctx.qbuf);
     free(t);
     gguf_writer_free(w);
+    return st;
+}
+
+static int type_from_name(const char *s, uint32_t *out) {
+    static const struct {
+        const char *name;
+        uint32_t type;
+    } t[] = {{"f32", GGML_TYPE_F32}, {"f16", GGML_TYPE_F16}, {"bf16", GGML_TYPE_BF16},
+             {"q8_0", GGML_TYPE_Q8_0}, {"q4_0", GGML_TYPE_Q4_0}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(s, t[i].name)) {
+            *out = t[i].type;
+            return 1;
+        }
+    return 0;
+}
+
+kvlm_status kvlm_convert(const char *src, const char *dst, const kvlm_convert_options *opts) {
+    kvlm_convert_options o = {0};
+    if (opts) o = *opts;
+    if (!src || !dst) return kvlm_fail(KVLM_ERR_ARG, "kvlm_convert: source and destination are needed");
+    uint32_t type = GGML_TYPE_BF16, embed = 0;
+    if (o.type && !type_from_name(o.type, &type))
+        return kvlm_fail(KVLM_ERR_ARG, "unknown type '%s' (choose bf16, f16, f32, q8_0 or q4_0)", o.type);
+    if (o.embed_type && !type_from_name(o.embed_type, &embed))
+        return kvlm_fail(KVLM_ERR_ARG, "unknown embedding type '%s' (choose bf16, f16, f32, q8_0 or q4_0)", o.embed_type);
+    kvlm_model_options mo = {.n_threads = 1, .kernels = KVLM_KERNELS_SCALAR, .tokenizer_path = o.tokenizer_path};
+    kvlm_model *m = kvlm_model_open(src, &mo);
+    if (!m) return KVLM_ERR_FORMAT;
+    const char *name = o.name;
+    if (!name) {
+        size_t n = strlen(src);
+        while (n > 1 && src[n - 1] == '/') n--;
+        const char *slash = memrchr(src, '/', n - 1);
+        name = slash ? slash + 1 : src;
+    }
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s", name);
+    char *trail = nm + strlen(nm);
+    while (trail > nm && trail[-1] == '/') *--trail = 0;
+    convert_options co = {.type = type, .embed_type = o.embed_type ? (int64_t)embed : -1, .name = nm,
+                          .progress = o.progress, .progress_ctx = o.progress_ctx};
+    kvlm_status st = model_convert_gguf(m, dst, &co);
+    kvlm_model_free(m);
     return st;
 }

@@ -69,13 +69,27 @@ static kvlm_status read_hparams(kvlm_model *m, const gguf_file *g) {
     return KVLM_OK;
 }
 
-/* Stop ids: eos, eot and eom keys, and the Llama 3 end tokens found by text. */
+/* Stop ids: kvlm's own list when the file has it (written by kvlm convert from
+ * generation_config.json); else the eos, eot and eom keys and the Llama 3 end
+ * tokens found by their text, as llama.cpp does. */
 static void read_stop_ids(kvlm_model *m, const gguf_file *g) {
     kvlm_config *c = &m->cfg;
     uint32_t id;
     c->bos_id = -1;
     if (gguf_get_u32(g, "tokenizer.ggml.bos_token_id", 0, &id) == KVLM_OK && gguf_find(g, "tokenizer.ggml.bos_token_id"))
         c->bos_id = (int)id;
+    gguf_get_f32(g, "general.sampling.temp", 0, &c->gen_temperature);
+    gguf_get_f32(g, "general.sampling.top_p", 0, &c->gen_top_p);
+    const gguf_kv *list = NULL;
+    if (gguf_get_arr(g, "kvlm.stop_token_ids", GGUF_TYPE_INT32, 0, &list) == KVLM_OK && list && list->arr_n > 0 &&
+        list->arr_n <= 8) {
+        c->n_eos = 0;
+        for (uint64_t i = 0; i < list->arr_n; i++) {
+            int64_t v = gguf_arr_i64(list, i);
+            if (v >= 0 && v < c->vocab_size) c->eos_ids[c->n_eos++] = (int)v;
+        }
+        return;
+    }
     const char *keys[] = {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"};
     int ids[8], n = 0;
     for (size_t k = 0; k < 3; k++)
@@ -101,8 +115,6 @@ static void read_stop_ids(kvlm_model *m, const gguf_file *g) {
             c->eos_ids[j] = c->eos_ids[j - 1];
             c->eos_ids[j - 1] = t;
         }
-    gguf_get_f32(g, "general.sampling.temp", 0, &c->gen_temperature);
-    gguf_get_f32(g, "general.sampling.top_p", 0, &c->gen_top_p);
 }
 
 static kvlm_status bind_matrix(const gguf_file *g, const char *name, kvlm_weight *w, int64_t rows, int64_t cols) {

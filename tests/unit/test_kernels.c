@@ -1,8 +1,7 @@
 /* Every SIMD kernel against the scalar reference on random inputs: each
- * weight type, odd sizes and tails, K panels, partial row ranges, several
- * token counts, accumulate on/off, and misaligned weights and inputs. Int8
- * kernels are checked exactly against a double-precision sum over the same
- * quantized inputs, and loosely against the FP32 scalar path. */
+ * weight type, odd sizes and tails, K panels, partial row ranges, token
+ * counts on both sides of the decode/prefill switch, accumulate on/off, and
+ * misaligned weights and inputs. Relative error bound: 1e-5 of Σ|w·x|. */
 #include <math.h>
 #include <string.h>
 
@@ -62,22 +61,6 @@ static void run(const kvlm_kernel_set *ks, const kvlm_weight *w, const float *x,
     ks->matmul(w, xin_buf, ib, n, y, ldy, r0, r1, acc);
 }
 
-/* Σ_b d_w d_x Σ q_w q_x in double, from the prepared (quantized) input. */
-static double q_ref_dot(const kvlm_weight *w, int64_t r, const uint8_t *xin, double *mag) {
-    const int8_t *q = (const int8_t *)xin;
-    const float *sc = (const float *)(xin + w->cols);
-    float wrow[8192];
-    dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, wrow, w->cols);
-    double s = 0;
-    *mag = 0;
-    for (int64_t c = 0; c < w->cols; c++) {
-        double term = (double)wrow[c] * (double)sc[8 * (c / 32)] * (double)q[c];
-        s += term;
-        *mag += fabs(term);
-    }
-    return s;
-}
-
 static void test_matmul(const kvlm_kernel_set *ks, uint32_t type, int64_t rows, int64_t cols, int n, int acc,
                         size_t w_mis, size_t x_mis_floats) {
     void *base;
@@ -95,7 +78,7 @@ static void test_matmul(const kvlm_kernel_set *ks, uint32_t type, int64_t rows, 
     void *xin = malloc(ib * (size_t)n + 64);
     run(ks, &w, x, x_ld, n, ys, ldy, r0, r1, acc, xin);
     kvlm_kernels_scalar.matmul(&w, x, x_ld * sizeof(float), n, yr, ldy, r0, r1, acc);
-    double worst = 0, worst_q = 0;
+    double worst = 0;
     int untouched_ok = 1;
     for (int t = 0; t < n; t++) {
         for (int64_t r = 0; r < (int64_t)ldy; r++) {
@@ -114,24 +97,9 @@ static void test_matmul(const kvlm_kernel_set *ks, uint32_t type, int64_t rows, 
             if (e > worst) worst = e;
         }
     }
-    /* exact check of the int8 path: recompute without accumulate */
-    if (ib) {
-        float *y2 = malloc(sizeof(float) * ldy * (size_t)n);
-        run(ks, &w, x, x_ld, n, y2, ldy, r0, r1, 0, xin);
-        for (int t = 0; t < n; t++)
-            for (int64_t r = r0; r < r1; r++) {
-                double qmag, q = q_ref_dot(&w, r, (const uint8_t *)xin + (size_t)t * ib, &qmag);
-                double e = fabs(y2[(size_t)t * ldy + (size_t)r] - q) / (qmag + 1e-30);
-                if (e > worst_q) worst_q = e;
-            }
-        free(y2);
-    }
     const char *tn = ggml_type_get(type).name;
-    double bound = ib ? 2e-2 : 1e-5; /* int8 inputs: the activation quantization error */
-    CHECK_MSG(worst <= bound, "%s %s rows %lld cols %lld n %d acc %d: vs scalar %.3g", ks->name, tn, (long long)rows,
+    CHECK_MSG(worst <= 1e-5, "%s %s rows %lld cols %lld n %d acc %d: vs scalar %.3g", ks->name, tn, (long long)rows,
               (long long)cols, n, acc, worst);
-    CHECK_MSG(worst_q <= 1e-5, "%s %s rows %lld cols %lld n %d: vs exact int8 sum %.3g", ks->name, tn, (long long)rows,
-              (long long)cols, n, worst_q);
     CHECK_MSG(untouched_ok, "%s %s: rows outside [r0, r1) were written", ks->name, tn);
     free(xin);
     free(ys);
