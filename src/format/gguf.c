@@ -209,14 +209,48 @@ static kvlm_status check_tensor_data(gguf_file *g, const char *name) {
     return st;
 }
 
-static kvlm_status check_unique_names(gguf_file *g, const char *name) {
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        for (uint64_t j = 0; j < i; j++)
-            if (g->tensors[i].name.len == g->tensors[j].name.len &&
-                memcmp(g->tensors[i].name.ptr, g->tensors[j].name.ptr, g->tensors[i].name.len) == 0)
-                return kvlm_fail(KVLM_ERR_FORMAT, "%s: tensor name '%.*s' appears twice", name,
-                                 (int)g->tensors[i].name.len, g->tensors[i].name.ptr);
-    return KVLM_OK;
+static int cmp_str(const void *a, const void *b) {
+    const gguf_str *x = *(const gguf_str *const *)a, *y = *(const gguf_str *const *)b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return memcmp(x->ptr, y->ptr, (size_t)x->len);
+}
+
+/* The first name that appears twice among n strings (sorted copy: n log n,
+ * a hostile file cannot make this quadratic), or NULL. */
+static const gguf_str *find_duplicate(const gguf_str *const *items, uint64_t n, int *oom) {
+    *oom = 0;
+    if (n < 2) return NULL;
+    const gguf_str **v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(v, items, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    const gguf_str *dup = NULL;
+    for (uint64_t i = 1; i < n && !dup; i++)
+        if (cmp_str(&v[i - 1], &v[i]) == 0) dup = v[i];
+    free(v);
+    return dup;
+}
+
+static kvlm_status check_unique(gguf_file *g, const char *name) {
+    uint64_t n = g->n_kv > g->n_tensors ? g->n_kv : g->n_tensors;
+    const gguf_str **items = malloc((size_t)(n ? n : 1) * sizeof *items);
+    if (!items) return kvlm_fail(KVLM_ERR_NOMEM, "%s: out of memory", name);
+    int oom;
+    for (uint64_t i = 0; i < g->n_kv; i++) items[i] = &g->kvs[i].key;
+    const gguf_str *d = find_duplicate(items, g->n_kv, &oom);
+    kvlm_status st = KVLM_OK;
+    if (d) st = kvlm_fail(KVLM_ERR_FORMAT, "%s: metadata key '%.*s' appears twice", name, (int)d->len, d->ptr);
+    if (!st && !oom) {
+        for (uint64_t i = 0; i < g->n_tensors; i++) items[i] = &g->tensors[i].name;
+        d = find_duplicate(items, g->n_tensors, &oom);
+        if (d) st = kvlm_fail(KVLM_ERR_FORMAT, "%s: tensor name '%.*s' appears twice", name, (int)d->len, d->ptr);
+    }
+    if (!st && oom) st = kvlm_fail(KVLM_ERR_NOMEM, "%s: out of memory", name);
+    free(items);
+    return st;
 }
 
 kvlm_status gguf_parse(gguf_file *g, const uint8_t *data, size_t size, const char *name) {
@@ -264,7 +298,7 @@ kvlm_status gguf_parse(gguf_file *g, const uint8_t *data, size_t size, const cha
                            (unsigned long long)off, size);
         g->data_offset = off > size ? size : off;
     }
-    if (st == KVLM_OK) st = check_unique_names(g, name);
+    if (st == KVLM_OK) st = check_unique(g, name);
     if (st == KVLM_OK) {
         g->file.data = data; /* check_tensor_data resolves pointers from here */
         g->file.size = size;

@@ -25,6 +25,8 @@ typedef struct {
 struct gguf_writer {
     bytes kv;
     uint64_t n_kv;
+    char **keys; /* written so far: GGUF keys must be unique */
+    char dup[128];
     w_tensor *tensors;
     int n_tensors, cap_tensors;
     int failed;
@@ -63,6 +65,19 @@ static void put_str(bytes *b, const char *s, size_t n) {
 }
 
 static void key(gguf_writer *w, const char *k, uint32_t type) {
+    for (uint64_t i = 0; i < w->n_kv; i++)
+        if (!strcmp(w->keys[i], k)) {
+            snprintf(w->dup, sizeof w->dup, "%s", k);
+            w->failed = 1;
+        }
+    char **keys = realloc(w->keys, (size_t)(w->n_kv + 1) * sizeof *keys);
+    if (!keys || !(keys[w->n_kv] = strdup(k))) {
+        if (keys) w->keys = keys;
+        w->failed = 1;
+        w->kv.failed = 1;
+        return;
+    }
+    w->keys = keys;
     put_str(&w->kv, k, strlen(k));
     put_u32(&w->kv, type);
     w->n_kv++;
@@ -73,6 +88,8 @@ gguf_writer *gguf_writer_new(void) { return calloc(1, sizeof(gguf_writer)); }
 void gguf_writer_free(gguf_writer *w) {
     if (!w) return;
     free(w->kv.p);
+    for (uint64_t i = 0; w->keys && i < w->n_kv; i++) free(w->keys[i]);
+    free(w->keys);
     for (int i = 0; i < w->n_tensors; i++) free(w->tensors[i].name);
     free(w->tensors);
     free(w);
@@ -171,6 +188,7 @@ static int pad_to(FILE *f, uint64_t at, uint64_t align) {
 kvlm_status gguf_writer_write(gguf_writer *w, const char *path, gguf_data_fn data, gguf_progress_fn progress,
                               void *ctx) {
     const uint64_t align = 32;
+    if (w->dup[0]) return kvlm_fail(KVLM_ERR_ARG, "%s: metadata key '%s' written twice", path, w->dup);
     if (w->failed || w->kv.failed) return kvlm_fail(KVLM_ERR_ARG, "%s: invalid tensor or out of memory while preparing", path);
     bytes hdr = {0};
     put(&hdr, "GGUF", 4);

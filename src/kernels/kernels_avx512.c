@@ -82,6 +82,83 @@ static int native_type(uint32_t t) {
            t == GGML_TYPE_Q4_0;
 }
 
+/* ---------------------------------------------------------- K-quants */
+
+/* K-quant rows are widened 16 elements at a time from per-sub-block float
+ * scales computed once per row (kq_scales): Q4_K/Q5_K sub-blocks of 32 hold
+ * x = q · (d·sc) − dmin·m; Q6_K sub-blocks of 16 hold x = (q − 32) · (d·sc). */
+static int kquant_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K; }
+
+static void k4_scale_min(int j, const uint8_t *q, int *sc, int *mn) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* sc[i], mn[i] for every sub-block i of a row of K elements */
+static void kq_scales(uint32_t type, const void *row, int64_t K, float *sc, float *mn) {
+    for (int64_t b = 0; b < K / QK_K; b++) {
+        if (type == GGML_TYPE_Q6_K) {
+            const block_q6_K *blk = (const block_q6_K *)row + b;
+            float d = f16_to_f32(blk->d);
+            for (int i = 0; i < 16; i++) sc[16 * b + i] = d * (float)blk->scales[i];
+            continue;
+        }
+        const uint8_t *scales;
+        uint16_t dh, mh;
+        if (type == GGML_TYPE_Q4_K) {
+            const block_q4_K *blk = (const block_q4_K *)row + b;
+            scales = blk->scales;
+            dh = blk->d;
+            mh = blk->dmin;
+        } else {
+            const block_q5_K *blk = (const block_q5_K *)row + b;
+            scales = blk->scales;
+            dh = blk->d;
+            mh = blk->dmin;
+        }
+        float d = f16_to_f32(dh), dmin = f16_to_f32(mh);
+        for (int j = 0; j < 8; j++) {
+            int a, m;
+            k4_scale_min(j, scales, &a, &m);
+            sc[8 * b + j] = d * (float)a;
+            mn[8 * b + j] = dmin * (float)m;
+        }
+    }
+}
+
+/* 16 elements at k (a multiple of 16) of a K-quant row as FP32. */
+INLINE __m512 load_k(uint32_t type, const void *row, int64_t k, const float *sc, const float *mn) {
+    int64_t b = k / QK_K, e = k % QK_K;
+    if (type == GGML_TYPE_Q6_K) {
+        const block_q6_K *blk = (const block_q6_K *)row + b;
+        int64_t half = e / 128, qq = (e % 128) / 32, l = e % 32;
+        const uint8_t *ql = blk->ql + 64 * half + 32 * (qq & 1) + l, *qh = blk->qh + 32 * half + l;
+        __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)ql));
+        lo = qq >> 1 ? _mm512_srli_epi32(lo, 4) : _mm512_and_si512(lo, _mm512_set1_epi32(15));
+        __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qh));
+        hi = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hi, (unsigned)(2 * qq)), _mm512_set1_epi32(3)), 4);
+        __m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, hi), _mm512_set1_epi32(32));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(sc[k / 16]));
+    }
+    int64_t c = e / 64, h = (e % 64) / 32, l = e % 32;
+    const uint8_t *qs = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->qs : ((const block_q5_K *)row + b)->qs;
+    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qs + 32 * c + l)));
+    q = h ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
+    if (type == GGML_TYPE_Q5_K) {
+        const uint8_t *qh = ((const block_q5_K *)row + b)->qh + l;
+        __m512i hb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qh));
+        hb = _mm512_and_si512(_mm512_srli_epi32(hb, (unsigned)(2 * c + h)), _mm512_set1_epi32(1));
+        q = _mm512_or_si512(q, _mm512_slli_epi32(hb, 4));
+    }
+    int64_t i = k / 32;
+    return _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(sc[i]), _mm512_set1_ps(mn[i]));
+}
+
 /* --------------------------------------------------------------- decode */
 
 /* NP panels (starting at element k0) of one row, each its own chain, added
@@ -144,6 +221,19 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
         case 3: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
         default: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
         }
+    }
+}
+
+/* A whole row of a non-float type as FP32: the values decode multiplies with. */
+static void widen_row(uint32_t type, const void *row, float *out, int64_t K) {
+    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
+        for (int64_t k = 0; k < K; k += 16) _mm512_storeu_ps(out + k, load_q(type, row, k));
+    } else if (kquant_type(type)) {
+        float sc[MAX_WIDEN_K / 16], mn[MAX_WIDEN_K / 32];
+        kq_scales(type, row, K, sc, mn);
+        for (int64_t k = 0; k < K; k += 16) _mm512_storeu_ps(out + k, load_k(type, row, k, sc, mn));
+    } else {
+        dequant_row(type, row, out, K);
     }
 }
 
@@ -217,10 +307,7 @@ static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, f
         if (widen) {
             for (int i = 0; i < R; i++) {
                 const uint8_t *row = base + (size_t)i * w->row_bytes;
-                if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0)
-                    for (int64_t k = 0; k < K; k += 16) _mm512_store_ps(scratch + (size_t)i * K + k, load_q(w->type, row, k));
-                else
-                    dequant_row(w->type, row, scratch + (size_t)i * K, K);
+                widen_row(w->type, row, scratch + (size_t)i * K, K);
             }
             base = (const uint8_t *)scratch;
             type = GGML_TYPE_F32;
@@ -238,7 +325,7 @@ static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int 
                          int64_t r0, int64_t r1, int add) {
     float row[MAX_WIDEN_K] __attribute__((aligned(64)));
     for (int64_t r = r0; r < r1; r++) {
-        dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, w->cols);
+        widen_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, w->cols);
         gemv(GGML_TYPE_F32, (const uint8_t *)row, 0, w->cols, x, x_ld, n_tok, y + r, ldy, 0, 1, add);
     }
 }

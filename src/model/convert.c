@@ -92,8 +92,9 @@ static void write_hparams(gguf_writer *w, const kvlm_model *m, const convert_opt
     gguf_w_f32(w, "llama.rope.freq_base", c->rope_theta);
     gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
     gguf_w_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
-    /* stop ids: llama.cpp's keys for the first eos, and kvlm's full list */
-    if (c->bos_id >= 0) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)c->bos_id);
+    /* stop ids: llama.cpp's keys for the first eos, and kvlm's full list (the
+     * tokenizer export writes the bos id) */
+    if (c->bos_id >= 0 && !m->tokenizer) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)c->bos_id);
     if (c->n_eos > 0) {
         gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)c->eos_ids[0]);
         gguf_w_arr_i32(w, "kvlm.stop_token_ids", c->eos_ids, (size_t)c->n_eos);
