@@ -130,8 +130,8 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
     }
 }
 
-static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld, int n_tok,
-                 float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+INLINE void gemv_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
+                   int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = w + (size_t)r * row_bytes;
         switch (n_tok) {
@@ -140,6 +140,18 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
         case 3: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
         default: gemv_row(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
         }
+    }
+}
+
+/* The weight type as a compile-time constant in each instance. */
+static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld, int n_tok,
+                 float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+    switch (type) {
+    case GGML_TYPE_F16: gemv_t(GGML_TYPE_F16, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_BF16: gemv_t(GGML_TYPE_BF16, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q8_0: gemv_t(GGML_TYPE_Q8_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q4_0: gemv_t(GGML_TYPE_Q4_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    default: gemv_t(GGML_TYPE_F32, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     }
 }
 
@@ -193,6 +205,22 @@ INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, const float 
     }
 }
 
+static void frows_any(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int n_tok,
+                      int64_t K, float *y, size_t ldy, int add, int R) {
+#define FR_CASE(ty)                                                                   \
+    case ty:                                                                          \
+        if (R == FR) frows(ty, w, w_stride, x, x_ld, n_tok, K, y, ldy, add, FR);      \
+        else frows(ty, w, w_stride, x, x_ld, n_tok, K, y, ldy, add, 1);               \
+        break;
+    switch (type) {
+        FR_CASE(GGML_TYPE_F16)
+        FR_CASE(GGML_TYPE_BF16)
+    default:
+        FR_CASE(GGML_TYPE_F32)
+    }
+#undef FR_CASE
+}
+
 static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
                  int64_t r1, int add) {
     int widen = !float_type(w->type);
@@ -215,8 +243,7 @@ static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, f
             type = GGML_TYPE_F32;
             stride = (size_t)K * sizeof(float);
         }
-        if (R == FR) frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, FR);
-        else frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, 1);
+        frows_any(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, R);
         r += R;
     }
 }

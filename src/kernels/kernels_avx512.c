@@ -55,28 +55,6 @@ INLINE __m512 load_w_full(uint32_t type, const void *row, int64_t k) {
     }
 }
 
-/* Group g (16 elements, a multiple of 16 from the row start) of a Q8_0/Q4_0
- * row as FP32: d × q, exact in FP32. */
-INLINE __m512 load_q(uint32_t type, const void *row, int64_t k) {
-    int64_t b = k / 32, half = (k / 16) & 1;
-    if (type == GGML_TYPE_Q8_0) {
-        const block_q8_0 *blk = (const block_q8_0 *)row + b;
-        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk->qs + 16 * half))));
-        return _mm512_mul_ps(fp16_bcast(&blk->d), q);
-    }
-    const block_q4_0 *blk = (const block_q4_0 *)row + b;
-    /* byte j holds element j (low nibble) and j + 16 (high), each as w + 8 */
-    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)blk->qs));
-    q = half ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
-    return _mm512_mul_ps(fp16_bcast(&blk->d), _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8))));
-}
-
-/* Any type kvlm reads natively in SIMD: 16 elements at k (a multiple of 16). */
-INLINE __m512 load_any(uint32_t type, const void *row, int64_t k) {
-    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) return load_q(type, row, k);
-    return load_w_full(type, row, k);
-}
-
 static int native_type(uint32_t t) {
     return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
            t == GGML_TYPE_Q4_0;
@@ -161,19 +139,51 @@ INLINE __m512 load_k(uint32_t type, const void *row, int64_t k, const float *sc,
 
 /* --------------------------------------------------------------- decode */
 
+/* The two 16-element halves of a Q8_0/Q4_0 block as FP32 (d × q, exact). */
+INLINE void qblock(uint32_t type, const void *blocks, int64_t i, __m512 *w0, __m512 *w1) {
+    if (type == GGML_TYPE_Q8_0) {
+        const block_q8_0 *b = (const block_q8_0 *)blocks + i;
+        __m512 d = fp16_bcast(&b->d);
+        *w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->qs))));
+        *w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + 16)))));
+    } else {
+        const block_q4_0 *b = (const block_q4_0 *)blocks + i;
+        __m512 d = fp16_bcast(&b->d);
+        const __m512i eight = _mm512_set1_epi32(8);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->qs));
+        *w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, _mm512_set1_epi32(15)), eight)));
+        *w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight)));
+    }
+}
+
 /* NP panels (starting at element k0) of one row, each its own chain, added
- * into S[t] in panel order. Full panels only. */
+ * into S[t] in panel order. Full panels only. Quantized types walk whole
+ * blocks (one scale per two groups); the values and their order are those of
+ * the float walk. */
 INLINE void gemv_panels(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, __m512 *S,
                         const int T, const int NP) {
     __m512 a[4][4];
     for (int t = 0; t < T; t++)
         for (int j = 0; j < NP; j++) a[t][j] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < KP; g += 16)
-        for (int j = 0; j < NP; j++) {
-            int64_t k = k0 + (int64_t)j * KP + g;
-            __m512 w = load_any(type, row, k);
-            for (int t = 0; t < T; t++) a[t][j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t][j]);
-        }
+    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
+        for (int64_t g = 0; g < KP; g += 32)
+            for (int j = 0; j < NP; j++) {
+                int64_t k = k0 + (int64_t)j * KP + g;
+                __m512 w0, w1;
+                qblock(type, row, k / 32, &w0, &w1);
+                for (int t = 0; t < T; t++) {
+                    const float *xt = x + (size_t)t * x_ld + k;
+                    a[t][j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), a[t][j]));
+                }
+            }
+    } else {
+        for (int64_t g = 0; g < KP; g += 16)
+            for (int j = 0; j < NP; j++) {
+                int64_t k = k0 + (int64_t)j * KP + g;
+                __m512 w = load_w_full(type, row, k);
+                for (int t = 0; t < T; t++) a[t][j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t][j]);
+            }
+    }
     for (int j = 0; j < NP; j++)
         for (int t = 0; t < T; t++) S[t] = _mm512_add_ps(S[t], a[t][j]);
 }
@@ -184,8 +194,18 @@ INLINE void gemv_tail(uint32_t type, const void *row, const float *x, size_t x_l
     __m512 a[4];
     for (int t = 0; t < T; t++) a[t] = _mm512_setzero_ps();
     int64_t k = k0;
+    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
+        for (; k + 32 <= K; k += 32) {
+            __m512 w0, w1;
+            qblock(type, row, k / 32, &w0, &w1);
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * x_ld + k;
+                a[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), a[t]));
+            }
+        }
+    }
     for (; k + 16 <= K; k += 16) {
-        __m512 w = load_any(type, row, k);
+        __m512 w = load_w_full(type, row, k);
         for (int t = 0; t < T; t++) a[t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t]);
     }
     if (k < K) { /* only float types have rows that are not a multiple of 16 */
@@ -211,8 +231,8 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
     }
 }
 
-static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld, int n_tok,
-                 float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+INLINE void gemv_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
+                   int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = w + (size_t)r * row_bytes;
         switch (n_tok) {
@@ -224,10 +244,28 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
     }
 }
 
+/* The weight type as a compile-time constant in each instance, so no switch
+ * runs inside the loops. */
+static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld, int n_tok,
+                 float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+    switch (type) {
+    case GGML_TYPE_F16: gemv_t(GGML_TYPE_F16, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_BF16: gemv_t(GGML_TYPE_BF16, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q8_0: gemv_t(GGML_TYPE_Q8_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q4_0: gemv_t(GGML_TYPE_Q4_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    default: gemv_t(GGML_TYPE_F32, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    }
+}
+
 /* A whole row of a non-float type as FP32: the values decode multiplies with. */
 static void widen_row(uint32_t type, const void *row, float *out, int64_t K) {
     if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
-        for (int64_t k = 0; k < K; k += 16) _mm512_storeu_ps(out + k, load_q(type, row, k));
+        for (int64_t i = 0; i < K / 32; i++) {
+            __m512 w0, w1;
+            qblock(type, row, i, &w0, &w1);
+            _mm512_storeu_ps(out + 32 * i, w0);
+            _mm512_storeu_ps(out + 32 * i + 16, w1);
+        }
     } else if (kquant_type(type)) {
         float sc[MAX_WIDEN_K / 16], mn[MAX_WIDEN_K / 32];
         kq_scales(type, row, K, sc, mn);
@@ -290,6 +328,22 @@ INLINE void frows(uint32_t type, const uint8_t *w, size_t w_stride, const float 
     }
 }
 
+static void frows_any(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int n_tok,
+                      int64_t K, float *y, size_t ldy, int add, int R) {
+#define FR_CASE(ty)                                                                   \
+    case ty:                                                                          \
+        if (R == FR) frows(ty, w, w_stride, x, x_ld, n_tok, K, y, ldy, add, FR);      \
+        else frows(ty, w, w_stride, x, x_ld, n_tok, K, y, ldy, add, 1);               \
+        break;
+    switch (type) {
+        FR_CASE(GGML_TYPE_F16)
+        FR_CASE(GGML_TYPE_BF16)
+    default:
+        FR_CASE(GGML_TYPE_F32)
+    }
+#undef FR_CASE
+}
+
 /* Float-type weights go straight into the tiles; other types are widened to
  * FP32 a row block at a time (the same values load_any or dequant_row give). */
 static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
@@ -313,8 +367,7 @@ static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, f
             type = GGML_TYPE_F32;
             stride = (size_t)K * sizeof(float);
         }
-        if (R == FR) frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, FR);
-        else frows(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, 1);
+        frows_any(type, base, stride, x, x_ld, n_tok, K, y + r, ldy, add, R);
         r += R;
     }
 }

@@ -108,6 +108,33 @@ static void test_matmul(const kvlm_kernel_set *ks, uint32_t type, int64_t rows, 
     free(base);
 }
 
+/* The canonical summation order: for a token, the result must not depend on
+ * how many tokens share the call (decode GEMV for <= 4, prefill tiles above). */
+static void test_batch_invariance(const kvlm_kernel_set *ks, uint32_t type, int64_t rows, int64_t cols) {
+    void *base;
+    kvlm_weight w;
+    make_weights(type, rows, cols, 0, &base, &w);
+    enum { N = 11 };
+    float *x = malloc(sizeof(float) * (size_t)cols * N);
+    for (size_t i = 0; i < (size_t)cols * N; i++) x[i] = frand() * 3.0f;
+    float *all = malloc(sizeof(float) * (size_t)rows * N), *part = malloc(sizeof(float) * (size_t)rows * N);
+    ks->matmul(&w, x, (size_t)cols * 4, N, all, (size_t)rows, 0, rows, 0);
+    int same = 1;
+    for (int group = 1; group <= 5; group++) { /* calls of 1..5 tokens */
+        for (int t0 = 0; t0 < N; t0 += group) {
+            int n = N - t0 < group ? N - t0 : group;
+            ks->matmul(&w, x + (size_t)t0 * cols, (size_t)cols * 4, n, part + (size_t)t0 * rows, (size_t)rows, 0, rows, 0);
+        }
+        same &= memcmp(all, part, sizeof(float) * (size_t)rows * N) == 0;
+    }
+    CHECK_MSG(same, "%s %s %lldx%lld: results depend on the number of tokens per call", ks->name,
+              ggml_type_get(type).name, (long long)rows, (long long)cols);
+    free(x);
+    free(all);
+    free(part);
+    free(base);
+}
+
 static void test_attention(const kvlm_kernel_set *ks) {
     int dims[] = {8, 32, 64, 128};
     int lens[] = {1, 5, 31, 100};
@@ -174,6 +201,10 @@ int main(void) {
                     size_t w_mis = shapes[i].type == GGML_TYPE_F32 ? 4 * (size_t)(rc % 2) : 2 * (size_t)(rc % 2);
                     test_matmul(ks, shapes[i].type, row_counts[rc], shapes[i].cols[c], n, acc, w_mis, (size_t)(c % 3));
                 }
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            test_batch_invariance(ks, shapes[i].type, 9, shapes[i].cols[4]);
+            test_batch_invariance(ks, shapes[i].type, 5, shapes[i].cols[1]);
+        }
         test_attention(ks);
         printf("%s: every kernel matches the scalar path\n", ks->name);
     }
