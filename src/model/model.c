@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,10 +139,35 @@ void model_release(kvlm_model *m) {
     if (m->pool) pool_free(m->pool);
 }
 
+/* Physical cores: online CPUs with distinct (package, core) ids in sysfs; SMT
+ * siblings share a core's FMA units and memory bandwidth, so one thread per
+ * core is the default. Falls back to the online CPU count. */
 static int physical_cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    /* sysfs would tell SMT siblings apart; online CPUs is a fair default */
-    return n > 0 ? (int)n : 1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) return 1;
+    enum { MAX_CPUS = 1024 };
+    long ids[MAX_CPUS];
+    int n_ids = 0;
+    for (long cpu = 0; cpu < online && cpu < MAX_CPUS; cpu++) {
+        char path[128];
+        long core = -1, pkg = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/core_id", cpu);
+        FILE *f = fopen(path, "r");
+        if (!f) return (int)online;
+        if (fscanf(f, "%ld", &core) != 1) core = -1;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/physical_package_id", cpu);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%ld", &pkg) != 1) pkg = 0;
+            fclose(f);
+        }
+        if (core < 0) return (int)online;
+        long id = pkg * 65536 + core;
+        int seen = 0;
+        for (int i = 0; i < n_ids; i++) seen |= ids[i] == id;
+        if (!seen) ids[n_ids++] = id;
+    }
+    return n_ids > 0 ? n_ids : (int)online;
 }
 
 /* A tokenizer named by the caller replaces the model's own. */
