@@ -79,6 +79,8 @@ typedef struct {
     const char *weight_type;    /* the type of most weights: "bf16", "q8_0", … */
     uint64_t weight_bytes;      /* bytes of weights one token's forward pass reads */
     const char *kernels;        /* the kernel set in use: "scalar", "avx2", "avx512" */
+    const char *activations;    /* what the matmuls multiply the weights with: "f32", or "int8" when the
+                                   kernel quantizes activations on the fly (Q8_0 blocks, FP32 scales) */
     int n_threads;
     float gen_temperature;      /* generation_config.json defaults for sampling (0 if absent) */
     float gen_top_p;
@@ -232,6 +234,22 @@ void kvlm_sampler_free(kvlm_sampler *s);
  * them). history: the ids so far (for the repetition penalty). */
 int32_t kvlm_sampler_sample(kvlm_sampler *s, float *logits, const int32_t *history, int n_history);
 
+/* ----------------------------------------------------------- compilation */
+
+typedef struct {
+    const char *type;           /* "bf16", "f16", "f32", "q8_0", "q4_0" (NULL: bf16) */
+    const char *embed_type;     /* token_embd's type (NULL: q8_0 for q4_0 files, else as type) */
+    const char *tokenizer_path; /* for a llama2.c checkpoint: its tokenizer.bin */
+    const char *name;           /* general.name (NULL: the source's file name) */
+    void (*progress)(void *ctx, int done, int total); /* after each tensor; may be NULL */
+    void *progress_ctx;
+} kvlm_convert_options;
+
+/* Compiles a model (HF folder, GGUF or llama2.c checkpoint) into one GGUF
+ * file that opens by mmap: hyper-parameters, rope_freqs, tokenizer, chat
+ * template, stop ids and the weights in the asked type. */
+kvlm_status kvlm_convert(const char *src, const char *dst, const kvlm_convert_options *opts);
+
 /* ------------------------------------------------------------- generation */
 
 typedef enum {
@@ -273,6 +291,88 @@ kvlm_status kvlm_generate(kvlm_state *state, const int32_t *prompt, int n_prompt
 
 /* Monotonic milliseconds (for timing tables). */
 double kvlm_now_ms(void);
+
+/* ------------------------------------------- translator and copy-editor */
+
+/* The Core ML port's provider: open a model once, then translate or copy-edit
+ * one text per request. Every request starts from a clean state; greedy
+ * decoding; it stops on the model's eos ids or after max_tokens (default
+ * 2 x the text's tokens + 16, always bounded by the context).
+ *
+ * Prefix reuse: the KV of what the chat template renders before the user's
+ * text (system prompt included) is computed once per (task, languages),
+ * kept, and copied into each request's state; the output is identical to
+ * prefilling the whole prompt. One provider serves one thread at a time. */
+typedef struct kvlm_provider kvlm_provider;
+
+typedef enum {
+    KVLM_TASK_TRANSLATE = 0,
+    KVLM_TASK_COPYEDIT = 1,
+    KVLM_TASK_COMPLETE = 2,  /* plain completion: BOS + the text, no chat template */
+} kvlm_task;
+
+typedef struct {
+    int n_threads;                /* 0: the number of physical cores */
+    kvlm_kernels kernels;         /* 0: AUTO */
+    const char *tokenizer_path;   /* a llama2.c checkpoint's tokenizer.bin; NULL: the model's own */
+    int n_ctx;                    /* positions per request (0: 2048, at most the model's max_pos) */
+    kvlm_chat_format chat_format; /* 0: recognized from the model's chat template */
+    const char *date;             /* Llama 3.2 "Today Date" (NULL: "26 Jul 2024") */
+    int no_prefix_reuse;          /* nonzero: prefill the whole prompt on every request */
+    int max_tokens;               /* 0: 2 x the text's tokens + 16 */
+} kvlm_provider_options;
+
+/* Opens the model at path (HF folder, GGUF, llama2.c checkpoint) and owns it. */
+kvlm_provider *kvlm_provider_open(const char *model_path, const kvlm_provider_options *opts);
+/* A provider on a model opened by the caller (not owned; it must outlive the
+ * provider). opts' threads, kernels and tokenizer_path are then ignored. */
+kvlm_provider *kvlm_provider_new(kvlm_model *model, const kvlm_provider_options *opts);
+void kvlm_provider_free(kvlm_provider *p);
+kvlm_model *kvlm_provider_model(const kvlm_provider *p);
+
+/* Timing of one request. */
+typedef struct {
+    int n_input;            /* tokens of the text alone */
+    int n_prompt;           /* tokens of the whole prompt the model reads */
+    int n_reused;           /* of those, copied from the cached prefix (0 without reuse) */
+    double reused_ms;       /* what prefilling the reused tokens took when they were computed */
+    double prefix_ms;       /* prefilling the prefix into the cache, when this request did it (else 0) */
+    double copy_ms;         /* copying the cached prefix into the request's state */
+    double prefill_ms;      /* the forward pass of the prompt tokens not reused */
+    double decode_ms;       /* all decode forward passes */
+    int n_decode;           /* decode forward passes (ms/token = decode_ms / n_decode) */
+    int n_output;           /* output tokens (the stop id excluded) */
+    int max_tokens;         /* the limit the request ran under */
+    kvlm_stop_reason stop_reason;
+    int32_t stop_id;        /* when stop_reason == KVLM_STOP_EOS */
+    double total_ms;        /* the whole request, tokenization and decoding included */
+} kvlm_request_timing;
+
+/* Translates text into target_language ("French"); source_language names the
+ * text's language, or NULL to leave it out of the prompt. Returns the
+ * translation (malloc'd: free() it), or NULL with kvlm_last_error() saying
+ * why: an empty text or language name, or a prompt that does not fit the
+ * context (the message names both lengths; nothing was computed). timing may
+ * be NULL; it is filled as far as the request got. */
+char *kvlm_provider_translate(kvlm_provider *p, const char *text, const char *source_language,
+                              const char *target_language, kvlm_request_timing *timing);
+/* Light-touch copy-edit of a transcript: fixes misheard words, keeps the wording. */
+char *kvlm_provider_copyedit(kvlm_provider *p, const char *text, kvlm_request_timing *timing);
+/* Plain greedy completion of BOS + text (text may be ""), as `kvlm run` does:
+ * the continuation only, decoded after the prompt. max_tokens 0: the provider's. */
+char *kvlm_provider_complete(kvlm_provider *p, const char *text, int max_tokens, kvlm_request_timing *timing);
+/* Any of the three: source/target are used by KVLM_TASK_TRANSLATE only;
+ * max_tokens 0: the provider's limit (options.max_tokens, else 2 x the text's
+ * tokens + 16). */
+char *kvlm_provider_run(kvlm_provider *p, kvlm_task task, const char *text, const char *source_language,
+                        const char *target_language, int max_tokens, kvlm_request_timing *timing);
+
+/* Forgets everything between requests: the state and the cached prefixes. */
+void kvlm_provider_reset_session(kvlm_provider *p);
+
+/* The system prompt of a task (malloc'd; NULL with the error set for a bad
+ * language name, or for KVLM_TASK_COMPLETE, which has none). */
+char *kvlm_task_system_prompt(kvlm_task task, const char *source_language, const char *target_language);
 
 #ifdef __cplusplus
 }
