@@ -10,5 +10,17 @@ typedef struct {
 } kvlm_command;
 
 int cmd_synth(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
+int cmd_copyedit(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_quality(int argc, char **argv);
 
 #endif

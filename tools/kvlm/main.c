@@ -7,7 +7,19 @@
 #include "kvlm.h"
 
 static const kvlm_command commands[] = {
+    {"convert", cmd_convert, "compile a model into one GGUF package (bf16, f16, q8_0, q4_0)"},
+    {"bench", cmd_bench, "prefill and decode speed, open time, memory and the bandwidth limit"},
+    {"verify", cmd_verify, "check every fast kernel path against the scalar reference"},
     {"synth", cmd_synth, "write a synthetic Hugging Face model folder of any Llama config"},
+    {"template", cmd_template, "print the prompt a chat template makes of a conversation (JSON messages)"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server: parallel sessions, batched decoding, prefix cache"},
+    {"run", cmd_run, "complete a prompt, streamed to stdout (greedy or sampled), with the timing table"},
+    {"chat", cmd_chat, "multi-turn chat in one stateful KV cache (reads turns from stdin when not a terminal)"},
+    {"translate", cmd_translate, "translate a text (or one text per stdin line) with a prefix-cached system prompt"},
+    {"copyedit", cmd_copyedit, "light-touch copy-edit of a transcript (misheard words; wording kept)"},
+    {"eval", cmd_eval, "run an evaluation pack (JSONL) and print the Core ML port's table"},
+    {"quality", cmd_quality, "top-1 agreement and KL divergence of a quantized model against a reference"},
 };
 
 static void usage(FILE *out) {
