@@ -79,8 +79,8 @@ typedef struct {
     const char *weight_type;    /* the type of most weights: "bf16", "q8_0", … */
     uint64_t weight_bytes;      /* bytes of weights one token's forward pass reads */
     const char *kernels;        /* the kernel set in use: "scalar", "avx2", "avx512" */
-    const char *activations;    /* what the matmuls multiply the weights with: "f32", or "int8" when the
-                                   kernel quantizes activations on the fly (Q8_0 blocks, FP32 scales) */
+    const char *activations;    /* what the matmuls multiply the weights with: "f32" (no kernel set
+                                   quantizes activations; weights are widened to FP32) */
     int n_threads;
     float gen_temperature;      /* generation_config.json defaults for sampling (0 if absent) */
     float gen_top_p;

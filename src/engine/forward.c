@@ -22,8 +22,6 @@ typedef struct {
     const kvlm_weight *w;
     const float *x;       /* FP32 input rows */
     size_t x_ld;          /* floats between tokens' inputs */
-    const void *xin;      /* what the kernel reads: x itself or its converted form */
-    size_t xin_stride;    /* bytes between tokens in xin */
     float *y;
     size_t ldy;
     int accumulate;
@@ -39,20 +37,9 @@ typedef struct {
     int layer;
     mm_job jobs[KVLM_MAX_JOBS];
     int n_jobs;
-    int prep_job[KVLM_MAX_JOBS]; /* jobs whose input must be converted, in order */
-    int n_prep;
 } fwd_ctx;
 
 /* ---------------------------------------------------------------- matmuls */
-
-static void prep_task(void *p, int task, int thread) {
-    (void)thread;
-    fwd_ctx *c = p;
-    const mm_job *j = &c->jobs[c->prep_job[task / c->n]];
-    int t = task % c->n;
-    c->m->kernels->prepare_input(j->w->type, j->x + (size_t)t * j->x_ld, j->w->cols,
-                                 (uint8_t *)j->xin + (size_t)t * j->xin_stride);
-}
 
 static void matmul_task(void *p, int task, int thread) {
     (void)thread;
@@ -62,7 +49,7 @@ static void matmul_task(void *p, int task, int thread) {
     const mm_job *j = &c->jobs[k];
     int64_t r0 = (int64_t)(task - j->first_task) * j->rows_per_task;
     int64_t r1 = r0 + j->rows_per_task < j->w->rows ? r0 + j->rows_per_task : j->w->rows;
-    c->m->kernels->matmul(j->w, j->xin, j->xin_stride, c->n, j->y, j->ldy, r0, r1, j->accumulate);
+    c->m->kernels->matmul(j->w, j->x, j->x_ld, c->n, j->y, j->ldy, r0, r1, j->accumulate);
 }
 
 static void add_job(fwd_ctx *c, const kvlm_weight *w, const float *x, size_t x_ld, float *y, size_t ldy,
@@ -71,31 +58,14 @@ static void add_job(fwd_ctx *c, const kvlm_weight *w, const float *x, size_t x_l
     *j = (mm_job){.w = w, .x = x, .x_ld = x_ld, .y = y, .ldy = ldy, .accumulate = accumulate};
 }
 
-/* Runs the queued jobs as one parallel section (after converting inputs). */
+/* Runs the queued jobs (matmuls that read the same inputs) as one parallel
+ * section: rows are cut into tasks, ~8 per thread and job, so threads that
+ * finish early take more. */
 static void run_jobs(fwd_ctx *c, int n_tok) {
-    const kvlm_kernel_set *ks = c->m->kernels;
     int n_threads = pool_size(c->m->pool);
-    c->n_prep = 0;
     int total = 0;
     for (int i = 0; i < c->n_jobs; i++) {
         mm_job *j = &c->jobs[i];
-        size_t bytes = ks->input_bytes(j->w->type, j->w->cols);
-        if (bytes == 0) {
-            j->xin = j->x;
-            j->xin_stride = j->x_ld * sizeof(float);
-        } else {
-            j->xin = NULL;
-            for (int e = 0; e < i; e++) /* same input, same conversion: share it */
-                if (c->jobs[e].x == j->x && c->jobs[e].w->type == j->w->type && c->jobs[e].xin != c->jobs[e].x) {
-                    j->xin = c->jobs[e].xin;
-                    j->xin_stride = c->jobs[e].xin_stride;
-                }
-            if (!j->xin) {
-                j->xin = c->ws->xin[i];
-                j->xin_stride = c->ws->xin_stride;
-                c->prep_job[c->n_prep++] = i;
-            }
-        }
         int64_t per = (j->w->rows + (int64_t)n_threads * 8 - 1) / ((int64_t)n_threads * 8);
         per = (per + 15) / 16 * 16;
         j->rows_per_task = per;
@@ -103,7 +73,6 @@ static void run_jobs(fwd_ctx *c, int n_tok) {
         total += (int)((j->w->rows + per - 1) / per);
     }
     c->n = n_tok;
-    if (c->n_prep) pool_run(c->m->pool, c->n_prep * n_tok, prep_task, c);
     pool_run(c->m->pool, total, matmul_task, c);
     c->n_jobs = 0;
 }

@@ -10,20 +10,6 @@
 #include "../kernels/kernels.h"
 #include "threadpool.h"
 
-static size_t max_input_bytes(const kvlm_model *m) {
-    const kvlm_kernel_set *ks = m->kernels;
-    size_t b = ks->input_bytes(m->output.type, m->output.cols);
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        const kvlm_layer *L = &m->layers[l];
-        const kvlm_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            size_t x = ks->input_bytes(ws[i]->type, ws[i]->cols);
-            if (x > b) b = x;
-        }
-    }
-    return (b + 63) / 64 * 64;
-}
-
 static void workspace_free(kvlm_workspace *ws) {
     free(ws->x);
     free(ws->xb);
@@ -32,7 +18,6 @@ static void workspace_free(kvlm_workspace *ws) {
     free(ws->v);
     free(ws->hb);
     free(ws->hb2);
-    for (int i = 0; i < KVLM_MAX_JOBS; i++) free(ws->xin[i]);
     free(ws->scores);
     memset(ws, 0, sizeof *ws);
 }
@@ -48,9 +33,7 @@ static int workspace_init(kvlm_workspace *ws, const kvlm_model *m, int n_ctx) {
     ws->v = malloc(B * kv * sizeof(float));
     ws->hb = malloc(B * hid * sizeof(float));
     ws->hb2 = malloc(B * hid * sizeof(float));
-    ws->xin_stride = max_input_bytes(m);
     int ok = ws->x && ws->xb && ws->q && ws->k && ws->v && ws->hb && ws->hb2;
-    for (int i = 0; i < KVLM_MAX_JOBS && ws->xin_stride; i++) ok &= (ws->xin[i] = malloc(B * ws->xin_stride)) != NULL;
     ws->scores_n_ctx = n_ctx;
     ws->scores = malloc((size_t)pool_size(m->pool) * (size_t)n_ctx * sizeof(float));
     ok &= ws->scores != NULL;

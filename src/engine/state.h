@@ -10,7 +10,7 @@
 
 /* Tokens one forward pass handles at once; longer prefills run in chunks. */
 #define KVLM_CHUNK 64
-/* Converted-input buffers (one per matmul running in the same section). */
+/* Matmuls that may run in one parallel section (q, k and v). */
 #define KVLM_MAX_JOBS 3
 
 /* Scratch for one forward chunk of up to KVLM_CHUNK tokens. */
@@ -20,8 +20,6 @@ typedef struct {
     float *q;      /* [CHUNK][q_dim] */
     float *k, *v;  /* [CHUNK][kv_dim] */
     float *hb, *hb2; /* [CHUNK][hidden] */
-    void *xin[KVLM_MAX_JOBS]; /* converted inputs */
-    size_t xin_stride;        /* bytes per token in each xin buffer */
     float *scores; /* [n_threads][n_ctx] one attention score row per thread */
     int scores_n_ctx;
 } kvlm_workspace;

@@ -5,9 +5,18 @@
 #include "kernels.h"
 
 #if defined(KVLM_X86)
+#include <cpuid.h>
+
+/* F16C from CPUID (leaf 1, ECX bit 29): clang before 15 does not know the
+ * "f16c" name in __builtin_cpu_supports. */
+__attribute__((unused)) static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+
 __attribute__((unused)) static int cpu_has_avx2(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 __attribute__((unused)) static int cpu_has_avx512(void) {

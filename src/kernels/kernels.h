@@ -13,18 +13,10 @@
 typedef struct kvlm_kernel_set {
     const char *name;
 
-    /* Some kernels want the input vector converted first (e.g. quantized to
-     * int8 blocks for VNNI). input_bytes gives the size of one converted
-     * row of `cols` inputs for weights of `type` (0: the kernel reads FP32
-     * input as is); prepare_input converts one row. */
-    size_t (*input_bytes)(uint32_t type, int64_t cols);
-    void (*prepare_input)(uint32_t type, const float *x, int64_t cols, void *out);
-
     /* y[t * ldy + r] = W[r,:] · x_t  (or += when accumulate), for rows
-     * r in [r0, r1) and tokens t < n_tok. x_t is at x + t * x_stride bytes,
-     * FP32 or prepared as input_bytes says. */
-    void (*matmul)(const kvlm_weight *w, const void *x, size_t x_stride, int n_tok, float *y, size_t ldy,
-                   int64_t r0, int64_t r1, int accumulate);
+     * r in [r0, r1) and tokens t < n_tok; x_t (FP32) is at x + t * x_ld. */
+    void (*matmul)(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
+                   int64_t r1, int accumulate);
 
     /* Causal attention of one query head over n cached positions:
      * out = softmax(q·K^T * scale) V, FP32 math over an F16 or F32 cache

@@ -257,26 +257,12 @@ static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int 
     }
 }
 
-static size_t avx2_input_bytes(uint32_t type, int64_t cols) {
-    (void)type;
-    (void)cols;
-    return 0;
-}
 
-static void avx2_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
-    (void)type;
-    (void)x;
-    (void)cols;
-    (void)out;
-}
-
-static void avx2_matmul(const kvlm_weight *w, const void *xv, size_t x_stride, int n_tok, float *y, size_t ldy,
+static void avx2_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
                         int64_t r0, int64_t r1, int accumulate) {
-    const float *x = xv;
-    size_t x_ld = x_stride / sizeof(float);
     int quant_native = w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0;
     if (!float_type(w->type) && w->cols > MAX_WIDEN_K) {
-        kvlm_kernels_scalar.matmul(w, xv, x_stride, n_tok, y, ldy, r0, r1, accumulate);
+        kvlm_kernels_scalar.matmul(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
         return;
     }
     if (float_type(w->type) || quant_native) {
@@ -327,8 +313,6 @@ static void avx2_attend(const float *q, const void *k, const void *v, int kv_f16
 
 const kvlm_kernel_set kvlm_kernels_avx2 = {
     .name = "avx2",
-    .input_bytes = avx2_input_bytes,
-    .prepare_input = avx2_prepare_input,
     .matmul = avx2_matmul,
     .attend = avx2_attend,
 };

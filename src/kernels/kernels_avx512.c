@@ -385,26 +385,11 @@ static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int 
 
 /* --------------------------------------------------------------- dispatch */
 
-/* Every type reads FP32 activations as they are: nothing to prepare. */
-static size_t avx512_input_bytes(uint32_t type, int64_t cols) {
-    (void)type;
-    (void)cols;
-    return 0;
-}
 
-static void avx512_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
-    (void)type;
-    (void)x;
-    (void)cols;
-    (void)out;
-}
-
-static void avx512_matmul(const kvlm_weight *w, const void *xv, size_t x_stride, int n_tok, float *y, size_t ldy,
+static void avx512_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
                           int64_t r0, int64_t r1, int accumulate) {
-    const float *x = xv;
-    size_t x_ld = x_stride / sizeof(float);
     if (w->cols > MAX_WIDEN_K && !(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16)) {
-        kvlm_kernels_scalar.matmul(w, xv, x_stride, n_tok, y, ldy, r0, r1, accumulate); /* rows longer than any Llama */
+        kvlm_kernels_scalar.matmul(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate); /* rows longer than any Llama */
         return;
     }
     /* quantized rows must hold whole 16-element groups */
@@ -464,8 +449,6 @@ static void avx512_attend(const float *q, const void *k, const void *v, int kv_f
 
 const kvlm_kernel_set kvlm_kernels_avx512 = {
     .name = "avx512",
-    .input_bytes = avx512_input_bytes,
-    .prepare_input = avx512_prepare_input,
     .matmul = avx512_matmul,
     .attend = avx512_attend,
 };

@@ -20,22 +20,9 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-static size_t scalar_input_bytes(uint32_t type, int64_t cols) {
-    (void)type;
-    (void)cols;
-    return 0;
-}
-
-static void scalar_prepare_input(uint32_t type, const float *x, int64_t cols, void *out) {
-    (void)type;
-    (void)x;
-    (void)cols;
-    (void)out;
-}
-
 /* Dequantizes a row at a time (into a stack buffer, in chunks) and dots it
  * with every token's input, so each weight is read once per call. */
-static void scalar_matmul(const kvlm_weight *w, const void *x, size_t x_stride, int n_tok, float *y, size_t ldy,
+static void scalar_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
                           int64_t r0, int64_t r1, int accumulate) {
     enum { CHUNK = 1024 }; /* a multiple of every block size */
     float row[CHUNK];
@@ -49,7 +36,7 @@ static void scalar_matmul(const kvlm_weight *w, const void *x, size_t x_stride, 
             size_t off = (size_t)(c0 / ti.block_elems) * ti.block_bytes; /* column c0 within the row */
             dequant_row(w->type, wr + off, row, n);
             for (int t = 0; t < n_tok; t++) {
-                const float *xt = (const float *)((const uint8_t *)x + (size_t)t * x_stride) + c0;
+                const float *xt = x + (size_t)t * x_ld + c0;
                 y[(size_t)t * ldy + (size_t)r] += dot_f32(row, xt, n);
             }
         }
@@ -93,8 +80,6 @@ static void scalar_attend(const float *q, const void *k, const void *v, int kv_f
 
 const kvlm_kernel_set kvlm_kernels_scalar = {
     .name = "scalar",
-    .input_bytes = scalar_input_bytes,
-    .prepare_input = scalar_prepare_input,
     .matmul = scalar_matmul,
     .attend = scalar_attend,
 };

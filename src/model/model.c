@@ -268,10 +268,7 @@ void kvlm_model_get_info(const kvlm_model *m, kvlm_model_info *info) {
     }
     info->weight_bytes = b;
     info->kernels = m->kernels ? m->kernels->name : "none";
-    info->activations = m->kernels && m->layers &&
-                                m->kernels->input_bytes(m->layers[0].wq.type, m->layers[0].wq.cols) > 0
-                            ? "int8"
-                            : "f32";
+    info->activations = "f32"; /* every kernel set multiplies FP32 activations */
     info->n_threads = m->n_threads;
     info->gen_temperature = c->gen_temperature;
     info->gen_top_p = c->gen_top_p;
