@@ -4,16 +4,17 @@
  *
  * One summation order for every dot product (the "canonical order"), so that
  * a prefill, token-by-token decode and batched decode give bit-identical
- * logits: K is cut into panels of KP elements; within a panel one 16-lane
- * accumulator runs over 16-element groups in order (the last group masked);
- * panel vectors are added lane-wise in panel order; one final reduce_add.
+ * logits: two 16-lane accumulators, A0 over the even 16-element groups of the
+ * row and A1 over the odd ones, in order (a partial last group, masked, goes
+ * where its index says); then reduce_add(A0 + A1).
  *
- * Decode (<= 4 tokens) streams one weight row at a time — one sequential
- * memory stream per thread, which the prefetchers sustain far better than
- * interleaved rows — with up to 4 panels in flight as independent chains.
- * Prefill tiles R rows × T tokens with the partial sums in registers; each
- * row block's weights stay in L1/L2 while all tokens pass over them.
- * Quantized rows are widened into a scratch block first (once per chunk). */
+ * Decode (<= 4 tokens) streams one weight row at a time, front to back — one
+ * sequential memory stream per thread, which the prefetchers sustain far
+ * better than interleaved rows or sub-streams — with the two accumulators as
+ * independent FMA chains. Prefill tiles R rows × T tokens with all R·T·2
+ * accumulators in registers; each row block's weights stay in L1/L2 while all
+ * tokens pass over them. Quantized rows are first widened to FP32 into a
+ * scratch block (once per chunk of tokens). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -25,8 +26,7 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { KP = 512 };        /* panel length (elements) */
-enum { FR = 4, FT = 3 };  /* prefill tile: 12 accumulators + 12 panel sums */
+enum { FR = 4, FT = 3 };  /* prefill tile: 4 rows × 3 tokens × 2 accumulators */
 enum { GEMV_MAX_TOK = 4 };
 enum { MAX_WIDEN_K = 16384 }; /* rows up to this long are widened on the stack */
 
@@ -156,77 +156,44 @@ INLINE void qblock(uint32_t type, const void *blocks, int64_t i, __m512 *w0, __m
     }
 }
 
-/* NP panels (starting at element k0) of one row, each its own chain, added
- * into S[t] in panel order. Full panels only. Quantized types walk whole
- * blocks (one scale per two groups); the values and their order are those of
- * the float walk. */
-INLINE void gemv_panels(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, __m512 *S,
-                        const int T, const int NP) {
-    __m512 a[4][4];
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < NP; j++) a[t][j] = _mm512_setzero_ps();
+/* One row against T tokens in the canonical order. */
+INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                     int add, const int T) {
+    __m512 a0[4], a1[4];
+    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    int64_t k = 0;
     if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
-        for (int64_t g = 0; g < KP; g += 32)
-            for (int j = 0; j < NP; j++) {
-                int64_t k = k0 + (int64_t)j * KP + g;
-                __m512 w0, w1;
-                qblock(type, row, k / 32, &w0, &w1);
-                for (int t = 0; t < T; t++) {
-                    const float *xt = x + (size_t)t * x_ld + k;
-                    a[t][j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), a[t][j]));
-                }
-            }
-    } else {
-        for (int64_t g = 0; g < KP; g += 16)
-            for (int j = 0; j < NP; j++) {
-                int64_t k = k0 + (int64_t)j * KP + g;
-                __m512 w = load_w_full(type, row, k);
-                for (int t = 0; t < T; t++) a[t][j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t][j]);
-            }
-    }
-    for (int j = 0; j < NP; j++)
-        for (int t = 0; t < T; t++) S[t] = _mm512_add_ps(S[t], a[t][j]);
-}
-
-/* The last, partial panel [k0, K); only float types can end in a partial group. */
-INLINE void gemv_tail(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, int64_t K, __m512 *S,
-                      const int T) {
-    __m512 a[4];
-    for (int t = 0; t < T; t++) a[t] = _mm512_setzero_ps();
-    int64_t k = k0;
-    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
-        for (; k + 32 <= K; k += 32) {
+        for (; k + 32 <= K; k += 32) { /* a block: its first group even, its second odd */
             __m512 w0, w1;
             qblock(type, row, k / 32, &w0, &w1);
             for (int t = 0; t < T; t++) {
                 const float *xt = x + (size_t)t * x_ld + k;
-                a[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), a[t]));
+                a0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), a0[t]);
+                a1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), a1[t]);
+            }
+        }
+    } else {
+        for (; k + 32 <= K; k += 32) {
+            __m512 w0 = load_w_full(type, row, k), w1 = load_w_full(type, row, k + 16);
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * x_ld + k;
+                a0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), a0[t]);
+                a1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), a1[t]);
+            }
+        }
+        /* at most one more full group (even) and a partial one */
+        for (int odd = 0; k < K; k += 16, odd ^= 1) {
+            __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+            __m512 w = load_w(type, row, k, m);
+            for (int t = 0; t < T; t++) {
+                __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
+                if (odd) a1[t] = _mm512_fmadd_ps(w, xv, a1[t]);
+                else a0[t] = _mm512_fmadd_ps(w, xv, a0[t]);
             }
         }
     }
-    for (; k + 16 <= K; k += 16) {
-        __m512 w = load_w_full(type, row, k);
-        for (int t = 0; t < T; t++) a[t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_ld + k), a[t]);
-    }
-    if (k < K) { /* only float types have rows that are not a multiple of 16 */
-        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
-        __m512 w = load_w(type, row, k, m);
-        for (int t = 0; t < T; t++) a[t] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k), a[t]);
-    }
-    for (int t = 0; t < T; t++) S[t] = _mm512_add_ps(S[t], a[t]);
-}
-
-INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
-                     int add, const int T) {
-    __m512 S[4];
-    for (int t = 0; t < T; t++) S[t] = _mm512_setzero_ps();
-    int64_t np = K / KP, p = 0;
-    for (; p + 4 <= np; p += 4) gemv_panels(type, row, x, x_ld, p * KP, S, T, 4);
-    for (; p + 2 <= np; p += 2) gemv_panels(type, row, x, x_ld, p * KP, S, T, 2);
-    for (; p < np; p++) gemv_panels(type, row, x, x_ld, p * KP, S, T, 1);
-    if (np * KP < K) gemv_tail(type, row, x, x_ld, np * KP, K, S, T);
     for (int t = 0; t < T; t++) {
-        float v = _mm512_reduce_add_ps(S[t]);
+        float v = _mm512_reduce_add_ps(_mm512_add_ps(a0[t], a1[t]));
         y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
     }
 }
@@ -278,39 +245,41 @@ static void widen_row(uint32_t type, const void *row, float *out, int64_t K) {
 /* -------------------------------------------------------------- prefill */
 
 /* y[t][r] (+)= W[r,:] · x[t,:] for an R × T tile of a float-type matrix, in
- * the canonical order: per panel an accumulator, added into S after it. */
+ * the canonical order (even groups into A0, odd ones into A1). */
 INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int64_t K, float *y,
                   size_t ldy, int add, const int R, const int T) {
-    __m512 S[FR][FT], acc[FR][FT];
+    __m512 A0[FR][FT], A1[FR][FT];
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) S[r][t] = _mm512_setzero_ps();
-    for (int64_t k0 = 0; k0 < K; k0 += KP) {
-        int64_t k1 = k0 + KP < K ? k0 + KP : K, k = k0;
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
-        for (; k + 16 <= k1; k += 16) {
-            __m512 wv[FR];
-            for (int r = 0; r < R; r++) wv[r] = load_w_full(type, w + (size_t)r * w_stride, k);
-            for (int t = 0; t < T; t++) {
-                __m512 xv = _mm512_loadu_ps(x + (size_t)t * x_ld + k);
-                for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        for (int t = 0; t < T; t++) A0[r][t] = A1[r][t] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        __m512 wv[FR];
+        for (int r = 0; r < R; r++) wv[r] = load_w_full(type, w + (size_t)r * w_stride, k);
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)t * x_ld + k);
+            for (int r = 0; r < R; r++) A0[r][t] = _mm512_fmadd_ps(wv[r], xv, A0[r][t]);
+        }
+        for (int r = 0; r < R; r++) wv[r] = load_w_full(type, w + (size_t)r * w_stride, k + 16);
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)t * x_ld + k + 16);
+            for (int r = 0; r < R; r++) A1[r][t] = _mm512_fmadd_ps(wv[r], xv, A1[r][t]);
+        }
+    }
+    for (int odd = 0; k < K; k += 16, odd ^= 1) {
+        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 wv[FR];
+        for (int r = 0; r < R; r++) wv[r] = load_w(type, w + (size_t)r * w_stride, k, m);
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
+            for (int r = 0; r < R; r++) {
+                if (odd) A1[r][t] = _mm512_fmadd_ps(wv[r], xv, A1[r][t]);
+                else A0[r][t] = _mm512_fmadd_ps(wv[r], xv, A0[r][t]);
             }
         }
-        if (k < k1) {
-            __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1);
-            __m512 wv[FR];
-            for (int r = 0; r < R; r++) wv[r] = load_w(type, w + (size_t)r * w_stride, k, m);
-            for (int t = 0; t < T; t++) {
-                __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
-                for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
-            }
-        }
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) S[r][t] = _mm512_add_ps(S[r][t], acc[r][t]);
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
-            float s = _mm512_reduce_add_ps(S[r][t]);
+            float s = _mm512_reduce_add_ps(_mm512_add_ps(A0[r][t], A1[r][t]));
             float *dst = y + (size_t)t * ldy + r;
             *dst = add ? *dst + s : s;
         }
