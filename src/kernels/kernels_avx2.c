@@ -1,8 +1,8 @@
 /* AVX2 + FMA + F16C kernels, for x86-64 CPUs without AVX-512: the structure
  * of kernels_avx512.c (read its header comment: FP32 activations, one
- * canonical summation order so prefill, decode and batched decode are
- * bit-identical, streaming decode, register-tiled prefill) with 8-lane
- * vectors and 16 registers. */
+ * canonical summation order — here over 8-element groups — so prefill,
+ * decode and batched decode are bit-identical, streaming decode,
+ * register-tiled prefill) with 8-lane vectors and 16 registers. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -13,8 +13,7 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { KP = 512 };        /* panel length (elements) */
-enum { FR = 2, FT = 3 };  /* prefill tile: 6 accumulators + 6 panel sums */
+enum { FR = 2, FT = 3 };  /* prefill tile: 2 rows × 3 tokens × 2 accumulators */
 enum { GEMV_MAX_TOK = 4 };
 enum { MAX_WIDEN_K = 16384 };
 
@@ -82,50 +81,32 @@ static int float_type(uint32_t t) { return t == GGML_TYPE_F32 || t == GGML_TYPE_
 
 /* --------------------------------------------------------------- decode */
 
-INLINE void gemv_panels(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, __m256 *S,
-                        const int T, const int NP) {
-    __m256 a[4][4];
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < NP; j++) a[t][j] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < KP; g += 8)
-        for (int j = 0; j < NP; j++) {
-            int64_t k = k0 + (int64_t)j * KP + g;
-            __m256 w = load_any(type, row, k);
-            for (int t = 0; t < T; t++) a[t][j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_ld + k), a[t][j]);
-        }
-    for (int j = 0; j < NP; j++)
-        for (int t = 0; t < T; t++) S[t] = _mm256_add_ps(S[t], a[t][j]);
-}
-
-INLINE void gemv_tail(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t k0, int64_t K, __m256 *S,
-                      const int T) {
-    __m256 a[4];
-    for (int t = 0; t < T; t++) a[t] = _mm256_setzero_ps();
-    int64_t k = k0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 w = load_any(type, row, k);
-        for (int t = 0; t < T; t++) a[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_ld + k), a[t]);
-    }
-    if (k < K) {
-        int n = (int)(K - k);
-        __m256 w = load_w_tail(type, row, k, n);
-        for (int t = 0; t < T; t++) a[t] = _mm256_fmadd_ps(w, load_x_tail(x + (size_t)t * x_ld + k, n), a[t]);
-    }
-    for (int t = 0; t < T; t++) S[t] = _mm256_add_ps(S[t], a[t]);
-}
-
+/* One row against T tokens in the canonical order: A0 over the even
+ * 8-element groups, A1 over the odd ones, then hsum(A0 + A1). */
 INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
                      int add, const int T) {
-    __m256 S[4];
-    for (int t = 0; t < T; t++) S[t] = _mm256_setzero_ps();
-    int64_t np = K / KP, p = 0;
-    if (T <= 2)
-        for (; p + 4 <= np; p += 4) gemv_panels(type, row, x, x_ld, p * KP, S, T, 4);
-    for (; p + 2 <= np; p += 2) gemv_panels(type, row, x, x_ld, p * KP, S, T, 2);
-    for (; p < np; p++) gemv_panels(type, row, x, x_ld, p * KP, S, T, 1);
-    if (np * KP < K) gemv_tail(type, row, x, x_ld, np * KP, K, S, T);
+    __m256 a0[4], a1[4];
+    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 w0 = load_any(type, row, k), w1 = load_any(type, row, k + 8);
+        for (int t = 0; t < T; t++) {
+            const float *xt = x + (size_t)t * x_ld + k;
+            a0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), a0[t]);
+            a1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), a1[t]);
+        }
+    }
+    for (int odd = 0; k < K; k += 8, odd ^= 1) {
+        int n = K - k >= 8 ? 8 : (int)(K - k);
+        __m256 w = n == 8 ? load_any(type, row, k) : load_w_tail(type, row, k, n);
+        for (int t = 0; t < T; t++) {
+            __m256 xv = n == 8 ? _mm256_loadu_ps(x + (size_t)t * x_ld + k) : load_x_tail(x + (size_t)t * x_ld + k, n);
+            if (odd) a1[t] = _mm256_fmadd_ps(w, xv, a1[t]);
+            else a0[t] = _mm256_fmadd_ps(w, xv, a0[t]);
+        }
+    }
     for (int t = 0; t < T; t++) {
-        float v = hsum(S[t]);
+        float v = hsum(_mm256_add_ps(a0[t], a1[t]));
         y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
     }
 }
@@ -159,36 +140,39 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
 
 INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, const float *x, size_t x_ld, int64_t K, float *y,
                   size_t ldy, int add, const int R, const int T) {
-    __m256 S[FR][FT], acc[FR][FT];
+    __m256 A0[FR][FT], A1[FR][FT];
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) S[r][t] = _mm256_setzero_ps();
-    for (int64_t k0 = 0; k0 < K; k0 += KP) {
-        int64_t k1 = k0 + KP < K ? k0 + KP : K, k = k0;
+        for (int t = 0; t < T; t++) A0[r][t] = A1[r][t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 wv[FR];
+        for (int r = 0; r < R; r++) wv[r] = load_w8(type, w + (size_t)r * w_stride, k);
+        for (int t = 0; t < T; t++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)t * x_ld + k);
+            for (int r = 0; r < R; r++) A0[r][t] = _mm256_fmadd_ps(wv[r], xv, A0[r][t]);
+        }
+        for (int r = 0; r < R; r++) wv[r] = load_w8(type, w + (size_t)r * w_stride, k + 8);
+        for (int t = 0; t < T; t++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)t * x_ld + k + 8);
+            for (int r = 0; r < R; r++) A1[r][t] = _mm256_fmadd_ps(wv[r], xv, A1[r][t]);
+        }
+    }
+    for (int odd = 0; k < K; k += 8, odd ^= 1) {
+        int n = K - k >= 8 ? 8 : (int)(K - k);
+        __m256 wv[FR];
         for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-        for (; k + 8 <= k1; k += 8) {
-            __m256 wv[FR];
-            for (int r = 0; r < R; r++) wv[r] = load_w8(type, w + (size_t)r * w_stride, k);
-            for (int t = 0; t < T; t++) {
-                __m256 xv = _mm256_loadu_ps(x + (size_t)t * x_ld + k);
-                for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+            wv[r] = n == 8 ? load_w8(type, w + (size_t)r * w_stride, k) : load_w_tail(type, w + (size_t)r * w_stride, k, n);
+        for (int t = 0; t < T; t++) {
+            __m256 xv = n == 8 ? _mm256_loadu_ps(x + (size_t)t * x_ld + k) : load_x_tail(x + (size_t)t * x_ld + k, n);
+            for (int r = 0; r < R; r++) {
+                if (odd) A1[r][t] = _mm256_fmadd_ps(wv[r], xv, A1[r][t]);
+                else A0[r][t] = _mm256_fmadd_ps(wv[r], xv, A0[r][t]);
             }
         }
-        if (k < k1) {
-            int n = (int)(k1 - k);
-            __m256 wv[FR];
-            for (int r = 0; r < R; r++) wv[r] = load_w_tail(type, w + (size_t)r * w_stride, k, n);
-            for (int t = 0; t < T; t++) {
-                __m256 xv = load_x_tail(x + (size_t)t * x_ld + k, n);
-                for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
-            }
-        }
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) S[r][t] = _mm256_add_ps(S[r][t], acc[r][t]);
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
-            float s = hsum(S[r][t]);
+            float s = hsum(_mm256_add_ps(A0[r][t], A1[r][t]));
             float *dst = y + (size_t)t * ldy + r;
             *dst = add ? *dst + s : s;
         }
