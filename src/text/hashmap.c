@@ -1,8 +1,25 @@
 #include "hashmap.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "../core/error.h"
+
+/* Tables of a large vocabulary (megabytes, probed at random) are backed by
+ * transparent huge pages where the kernel offers them: far fewer TLB misses
+ * while a tokenizer is built and used. */
+static void *table_alloc(size_t bytes, int zero) {
+    enum { HUGE = 2u << 20 };
+    if (bytes < HUGE) return zero ? calloc(1, bytes) : malloc(bytes);
+    size_t size = (bytes + HUGE - 1) / HUGE * HUGE;
+    void *p = aligned_alloc(HUGE, size);
+    if (!p) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, size, MADV_HUGEPAGE);
+#endif
+    if (zero) memset(p, 0, bytes);
+    return p;
+}
 
 static inline uint64_t load_tail(const uint8_t *p, size_t n) {
     uint64_t v = 0;
@@ -46,7 +63,7 @@ static uint32_t capacity_for(uint32_t expected) {
 kvlm_status strmap_init(strmap *m, uint32_t expected, strmap_keys keys) {
     memset(m, 0, sizeof *m);
     uint32_t cap = capacity_for(expected);
-    m->slots = calloc(cap, sizeof *m->slots);
+    m->slots = table_alloc((size_t)cap * sizeof *m->slots, 1);
     if (!m->slots) return kvlm_fail(KVLM_ERR_NOMEM, "tokenizer: out of memory for the vocabulary table");
     m->mask = cap - 1;
     m->keys = keys;
@@ -65,7 +82,7 @@ static inline int key_eq(const strmap *m, int32_t id, const void *key, size_t n)
 
 static int strmap_grow(strmap *m) {
     uint32_t cap = (m->mask + 1) * 2;
-    uint64_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *slots = table_alloc((size_t)cap * sizeof *slots, 1);
     if (!slots) return -1;
     for (uint32_t i = 0; i <= m->mask; i++) {
         uint64_t s = m->slots[i];
@@ -120,7 +137,7 @@ int32_t strmap_get_hashed(const strmap *m, const void *key, size_t n, uint64_t h
 kvlm_status pairmap_init(pairmap *m, uint32_t expected) {
     memset(m, 0, sizeof *m);
     uint32_t cap = capacity_for(expected);
-    m->slots = malloc((size_t)cap * sizeof *m->slots);
+    m->slots = table_alloc((size_t)cap * sizeof *m->slots, 0);
     if (!m->slots) return kvlm_fail(KVLM_ERR_NOMEM, "tokenizer: out of memory for the merge table");
     for (uint32_t i = 0; i < cap; i++) m->slots[i].key = UINT64_MAX;
     m->mask = cap - 1;
@@ -138,7 +155,7 @@ static inline uint32_t pair_home(uint64_t key, uint32_t mask) {
 
 static kvlm_status pairmap_grow(pairmap *m) {
     uint32_t cap = (m->mask + 1) * 2;
-    pair_slot *slots = malloc((size_t)cap * sizeof *slots);
+    pair_slot *slots = table_alloc((size_t)cap * sizeof *slots, 0);
     if (!slots) return kvlm_fail(KVLM_ERR_NOMEM, "tokenizer: out of memory for the merge table");
     for (uint32_t i = 0; i < cap; i++) slots[i].key = UINT64_MAX;
     for (uint32_t i = 0; i <= m->mask; i++) {
