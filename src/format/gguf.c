@@ -1,5 +1,7 @@
 #include "gguf.h"
 
+#include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -382,6 +384,8 @@ kvlm_status gguf_get_f32(const gguf_file *g, const char *key, int required, floa
     if (!kv) return required ? missing(g, key) : KVLM_OK;
     if (kv->type != GGUF_TYPE_FLOAT32 && kv->type != GGUF_TYPE_FLOAT64)
         return kvlm_fail(KVLM_ERR_FORMAT, "%s: metadata '%s' is not a float", gname(g), key);
+    if (kv->v.f > FLT_MAX || kv->v.f < -FLT_MAX) /* a float64 beyond float's range (converting it is undefined) */
+        return kvlm_fail(KVLM_ERR_FORMAT, "%s: metadata '%s' = %g is out of range", gname(g), key, kv->v.f);
     *out = (float)kv->v.f;
     return KVLM_OK;
 }
@@ -432,6 +436,13 @@ int64_t gguf_arr_i64(const gguf_kv *kv, uint64_t i) {
     cursor c = {kv->arr_data, (size_t)(scalar_size[kv->arr_type] * (i + 1)), (size_t)(scalar_size[kv->arr_type] * i),
                 "", 0};
     rd_scalar(&c, kv->arr_type, &tmp, "");
-    if (kv->arr_type == GGUF_TYPE_FLOAT32 || kv->arr_type == GGUF_TYPE_FLOAT64) return (int64_t)tmp.v.f;
+    if (kv->arr_type == GGUF_TYPE_FLOAT32 || kv->arr_type == GGUF_TYPE_FLOAT64) {
+        /* saturating: converting a float out of int64's range (or NaN) is undefined */
+        double f = tmp.v.f;
+        if (f != f) return 0;
+        if (f >= 9223372036854775807.0) return INT64_MAX;
+        if (f <= -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)f;
+    }
     return is_signed_type(kv->arr_type) ? tmp.v.i : (int64_t)tmp.v.u;
 }

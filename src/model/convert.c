@@ -139,17 +139,19 @@ kvlm_status model_convert_gguf(const kvlm_model *m, const char *out_path, const 
     int n = 0;
     int permute = !m->rope_interleaved;
     char name[96];
+/* A matrix whose rows are not a whole number of blocks of the asked type is
+ * kept in F16, as llama.cpp's llama-quantize does (stories260K's FFN has
+ * rows of 172); the tensor's type in the file says so. */
 #define MATRIX(nm, weight, ty, perm)                                                      \
     do {                                                                                  \
         uint64_t ne[2] = {(uint64_t)(weight)->cols, (uint64_t)(weight)->rows};            \
-        if (ne[0] % ggml_type_get(ty).block_elems) {                                      \
-            st = kvlm_fail(KVLM_ERR_UNSUPPORTED,                                          \
-                           "convert: tensor '%s' has rows of %llu, not a multiple of the %s block", nm, \
-                           (unsigned long long)ne[0], file_type_name(ty));                \
+        uint32_t ty_ = (ty);                                                              \
+        if (ne[0] % ggml_type_get(ty_).block_elems) ty_ = GGML_TYPE_F16;                  \
+        t[n] = (conv_tensor){.w = (weight), .type = ty_, .permute_heads = (perm)};        \
+        if (gguf_w_tensor(w, nm, ty_, 2, ne) < 0) {                                       \
+            st = kvlm_fail(KVLM_ERR_NOMEM, "convert: tensor '%s': out of memory", nm);    \
             break;                                                                        \
         }                                                                                 \
-        t[n] = (conv_tensor){.w = (weight), .type = (ty), .permute_heads = (perm)};       \
-        gguf_w_tensor(w, nm, ty, 2, ne);                                                  \
         n++;                                                                              \
     } while (0)
 #define VECTOR(nm, ptr, len)                                                              \

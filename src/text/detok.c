@@ -3,6 +3,7 @@
  * bytes of a UTF-8 character split across tokens until it is complete, and
  * replaces ill-formed sequences by U+FFFD (as Hugging Face's
  * from_utf8_lossy does). No clean-up of spaces: decode(encode(x)) == x. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +12,18 @@
 #include "tok_impl.h"
 #include "utf8.h"
 
+/* Every match of a Replace step consumes at least one byte and writes blen,
+ * so a step can multiply the length by blen, and chained steps compound (the
+ * other steps never lengthen the text). SIZE_MAX when that does not fit: the
+ * allocation then fails cleanly. */
 size_t tok_decode_bound(const kvlm_tokenizer *t, size_t klen) {
-    size_t grow = 1;
+    size_t bound = klen;
     for (int i = 0; i < t->n_dec; i++)
-        if (t->dec[i].op == DEC_REPLACE && t->dec[i].blen > grow) grow = t->dec[i].blen;
-    return klen * grow + 8;
+        if (t->dec[i].op == DEC_REPLACE && t->dec[i].blen > 1) {
+            if (bound > (SIZE_MAX / 2) / t->dec[i].blen) return SIZE_MAX;
+            bound *= t->dec[i].blen;
+        }
+    return bound + 8;
 }
 
 static int hexval(char c) {

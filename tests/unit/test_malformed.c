@@ -357,6 +357,144 @@ static void g_tensor_dup(uint8_t *b, size_t *n) {
 }
 static void g_truncated_data(uint8_t *b, size_t *n) { (void)b; *n -= 64; }
 
+/* --- more GGUF failure modes (found while fuzzing, and for K-quant files) --- */
+
+static void g_eps_nan(uint8_t *b, size_t *n) {
+    (void)n;
+    size_t type_at = 0, at = kv_value_pos("llama.attention.layer_norm_rms_epsilon", &type_at);
+    gguf_put32(b + at, 0x7fc00000u);
+}
+static void g_theta_inf(uint8_t *b, size_t *n) {
+    (void)n;
+    size_t type_at = 0, at = kv_value_pos("llama.rope.freq_base", &type_at);
+    gguf_put32(b + at, 0x7f800000u);
+}
+/* renames general.file_type (17 characters) to another 17-character key */
+static void rename_file_type(uint8_t *b, const char *to, uint32_t value) {
+    size_t type_at = 0, at = kv_value_pos("general.file_type", &type_at);
+    memcpy(b + type_at - 17, to, 17);
+    gguf_put32(b + at, value);
+}
+static void g_alignment(uint8_t *b, size_t *n) { (void)n; rename_file_type(b, "general.alignment", 48); }
+static void g_dup_key(uint8_t *b, size_t *n) { (void)n; rename_file_type(b, "llama.block_count", 2); }
+static void g_zero_dim(uint8_t *b, size_t *n) {
+    (void)n;
+    gguf_put64(b + tensor_pos("blk.1.attn_v.weight").dims_at, 0);
+}
+static void g_dim_overflow(uint8_t *b, size_t *n) {
+    (void)n;
+    tinfo_pos p = tensor_pos("blk.0.ffn_up.weight");
+    gguf_put64(b + p.dims_at, 1ull << 40);
+    gguf_put64(b + p.dims_at + 8, 1ull << 40);
+}
+static void g_offset_huge2(uint8_t *b, size_t *n) {
+    (void)n;
+    gguf_put64(b + tensor_pos("blk.0.attn_output.weight").offset_at, 0xffffffffffffffe0ull);
+}
+static void g_kquant_row(uint8_t *b, size_t *n) {
+    (void)n;
+    gguf_put32(b + tensor_pos("blk.0.attn_q.weight").type_at, GGML_TYPE_Q4_K);
+}
+static void g_no_kernel(uint8_t *b, size_t *n) {
+    (void)n;
+    gguf_put32(b + tensor_pos("token_embd.weight").type_at, GGML_TYPE_Q8_1);
+}
+static void g_vocab_key(uint8_t *b, size_t *n) {
+    (void)n;
+    size_t type_at = 0;
+    gguf_put32(b + kv_value_pos("llama.vocab_size", &type_at), 1000);
+}
+static void g_kv_heads(uint8_t *b, size_t *n) {
+    (void)n;
+    size_t type_at = 0;
+    gguf_put32(b + kv_value_pos("llama.attention.head_count_kv", &type_at), 3);
+}
+static void g_zero_heads(uint8_t *b, size_t *n) {
+    (void)n;
+    size_t type_at = 0;
+    gguf_put32(b + kv_value_pos("llama.attention.head_count", &type_at), 0);
+}
+
+/* A metadata entry (key, type, raw value bytes) inserted after the last one:
+ * the tensor infos move, and the data section moves to the next aligned offset. */
+static void gguf_insert_case(const char *name, const char *key, uint32_t type, const void *val, size_t val_len,
+                             const char *what, void (*edit)(uint8_t *)) {
+    gguf_file g;
+    memset(&g, 0, sizeof g);
+    if (gguf_parse(&g, valid_gguf, valid_gguf_n, "valid") != KVLM_OK) return;
+    size_t at = (size_t)((const uint8_t *)g.tensors[0].name.ptr - valid_gguf) - 8; /* the first tensor info */
+    size_t old_doff = (size_t)g.data_offset;
+    gguf_close(&g);
+    size_t klen = strlen(key), add = 8 + klen + 4 + val_len;
+    size_t new_doff = (old_doff + add + 31) / 32 * 32, n = new_doff + (valid_gguf_n - old_doff);
+    uint8_t *b = calloc(1, n);
+    memcpy(b, valid_gguf, at);
+    uint8_t *p = b + at;
+    gguf_put64(p, klen);
+    memcpy(p + 8, key, klen);
+    gguf_put32(p + 8 + klen, type);
+    memcpy(p + 12 + klen, val, val_len);
+    memcpy(b + at + add, valid_gguf + at, old_doff - at); /* tensor infos and padding */
+    memcpy(b + new_doff, valid_gguf + old_doff, valid_gguf_n - old_doff);
+    uint64_t n_kv = 0;
+    for (int i = 0; i < 8; i++) n_kv |= (uint64_t)b[16 + i] << (8 * i);
+    gguf_put64(b + 16, n_kv + 1);
+    if (edit) edit(b); /* the header before the new entry is where it was */
+    char *path = wpath(name);
+    write_bytes(path, b, n);
+    expect_reject(path, what);
+    free(path);
+    free(b);
+}
+
+/* renames the file's own llama.rope.freq_base so that an inserted one is the only one */
+static void hide_freq_base(uint8_t *b) {
+    size_t type_at = 0;
+    kv_value_pos("llama.rope.freq_base", &type_at);
+    b[type_at - 20] = 'x';
+}
+
+static void gguf_insert_cases(void) {
+    uint8_t v[64];
+    /* an int32 array whose length runs past the end */
+    gguf_put32(v, GGUF_TYPE_INT32);
+    gguf_put64(v + 4, 1ull << 61);
+    gguf_insert_case("gguf-array-past-end.gguf", "kvlm.stop_token_ids", GGUF_TYPE_ARRAY, v, 12,
+                     "runs past the end of the file", NULL);
+    /* an array of strings whose count runs past the end */
+    gguf_put32(v, GGUF_TYPE_STRING);
+    gguf_put64(v + 4, 1ull << 40);
+    gguf_insert_case("gguf-string-array-past-end.gguf", "tokenizer.ggml.tokens", GGUF_TYPE_ARRAY, v, 12, "strings",
+                     NULL);
+    /* one string of the array whose length runs past the end */
+    gguf_put32(v, GGUF_TYPE_STRING);
+    gguf_put64(v + 4, 2);
+    gguf_put64(v + 12, 1);
+    v[20] = 'a';
+    gguf_put64(v + 21, 0x7fffffffffffull);
+    gguf_insert_case("gguf-array-string-past-end.gguf", "tokenizer.ggml.tokens", GGUF_TYPE_ARRAY, v, 29, "element 1",
+                     NULL);
+    /* arrays of arrays */
+    gguf_put32(v, GGUF_TYPE_ARRAY);
+    gguf_put64(v + 4, 0);
+    gguf_insert_case("gguf-nested-array.gguf", "kvlm.stop_token_ids", GGUF_TYPE_ARRAY, v, 12,
+                     "unsupported array element type 9", NULL);
+    /* a tokenizer model without its tokens */
+    gguf_put64(v, 4);
+    memcpy(v + 8, "gpt2", 4);
+    gguf_insert_case("gguf-tokenizer-no-tokens.gguf", "tokenizer.ggml.model", GGUF_TYPE_STRING, v, 12,
+                     "tokenizer.ggml.tokens", NULL);
+    /* a float64 beyond float's range */
+    double big = 1e300;
+    memcpy(v, &big, 8);
+    gguf_insert_case("gguf-float64-range.gguf", "llama.rope.freq_base", GGUF_TYPE_FLOAT64, v, 8,
+                     "'llama.rope.freq_base' = 1e+300 is out of range", hide_freq_base);
+    /* general.alignment of another type */
+    gguf_put64(v, 32);
+    gguf_insert_case("gguf-alignment-type.gguf", "general.alignment", GGUF_TYPE_UINT64, v, 8, "power-of-two uint32",
+                     NULL);
+}
+
 static void gguf_cases(void) {
     /* the valid GGUF of the tiny model */
     char *dir = make_folder("hf-valid", tiny_config, NULL, NULL, "BF16");
@@ -390,6 +528,19 @@ static void gguf_cases(void) {
     gguf_case("gguf-tensor-dims.gguf", g_tensor_dims, "7 dimensions");
     gguf_case("gguf-duplicate-tensor.gguf", g_tensor_dup, "appears twice");
     gguf_case("gguf-truncated-data.gguf", g_truncated_data, "runs past the end of the file");
+    gguf_case("gguf-eps-nan.gguf", g_eps_nan, "rms_norm_eps nan is out of range");
+    gguf_case("gguf-theta-inf.gguf", g_theta_inf, "'llama.rope.freq_base' = inf is out of range");
+    gguf_case("gguf-alignment.gguf", g_alignment, "general.alignment must be a power-of-two");
+    gguf_case("gguf-duplicate-key.gguf", g_dup_key, "metadata key 'llama.block_count' appears twice");
+    gguf_case("gguf-zero-dimension.gguf", g_zero_dim, "dimension 0 = 0 is zero or too large");
+    gguf_case("gguf-dimension-overflow.gguf", g_dim_overflow, "is zero or too large");
+    gguf_case("gguf-offset-huge.gguf", g_offset_huge2, "runs past the end of the file");
+    gguf_case("gguf-kquant-row.gguf", g_kquant_row, "row length 64 is not a multiple of the q4_K block size 256");
+    gguf_case("gguf-no-kernel.gguf", g_no_kernel, "type q8_1 has no kernel");
+    gguf_case("gguf-vocab-size.gguf", g_vocab_key, "the config implies [1000, 64]");
+    gguf_case("gguf-kv-heads.gguf", g_kv_heads, "not a multiple of num_key_value_heads 3");
+    gguf_case("gguf-zero-heads.gguf", g_zero_heads, "num_attention_heads = 0 is out of range");
+    gguf_insert_cases();
     free(gp);
     free(dir);
 }
