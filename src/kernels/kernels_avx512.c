@@ -147,14 +147,23 @@ INLINE void qblock(uint32_t type, const void *blocks, int64_t i, __m512 *w0, __m
         *w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->qs))));
         *w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + 16)))));
     } else {
+        /* the 16 values d·(q − 8) in a register, each nibble picks its lane
+         * (vpermps reads the low 4 bits of each index): exact, as d·(q − 8) is */
         const block_q4_0 *b = (const block_q4_0 *)blocks + i;
-        __m512 d = fp16_bcast(&b->d);
-        const __m512i eight = _mm512_set1_epi32(8);
+        const __m512 levels = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+        __m512 table = _mm512_mul_ps(fp16_bcast(&b->d), levels);
         __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->qs));
-        *w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, _mm512_set1_epi32(15)), eight)));
-        *w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight)));
+        *w0 = _mm512_permutexvar_ps(q, table);
+        *w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), table);
     }
 }
+
+/* Decode streams weights once: the hardware prefetchers alone leave memory
+ * bandwidth unused (measured: BF16 decode 14 → 18 tokens/s on 2 Zen 5 cores
+ * with a 2 KB software prefetch distance along the row, which runs on into
+ * the next rows of the same matrix). */
+enum { PREFETCH_BYTES = 2048 };
+INLINE void prefetch_ahead(const char *p) { _mm_prefetch(p + PREFETCH_BYTES, _MM_HINT_T0); }
 
 /* One row against T tokens in the canonical order. */
 INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
@@ -163,7 +172,9 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
     for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm512_setzero_ps();
     int64_t k = 0;
     if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
+        size_t bb = type == GGML_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0);
         for (; k + 32 <= K; k += 32) { /* a block: its first group even, its second odd */
+            prefetch_ahead((const char *)row + (size_t)(k / 32) * bb);
             __m512 w0, w1;
             qblock(type, row, k / 32, &w0, &w1);
             for (int t = 0; t < T; t++) {
@@ -173,7 +184,10 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
             }
         }
     } else {
+        const size_t esz = type == GGML_TYPE_F32 ? 4 : 2;
         for (; k + 32 <= K; k += 32) {
+            prefetch_ahead((const char *)row + (size_t)k * esz);
+            if (esz == 4) prefetch_ahead((const char *)row + (size_t)k * esz + 64);
             __m512 w0 = load_w_full(type, row, k), w1 = load_w_full(type, row, k + 16);
             for (int t = 0; t < T; t++) {
                 const float *xt = x + (size_t)t * x_ld + k;
