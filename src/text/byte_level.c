@@ -20,13 +20,23 @@ static uint8_t shifted_byte(uint32_t k) {
     return 0xAD;
 }
 
+/* Every stand-in character is below U+0144: one UTF-8 byte or a lead byte
+ * 0xC2..0xC5 and a continuation byte. (Decoded inline: this loop runs over
+ * every vocabulary entry and merge when a tokenizer loads.) */
 long byte_level_decode(const char *s, size_t n, char *out) {
+    const uint8_t *u = (const uint8_t *)s;
     size_t i = 0, o = 0;
     while (i < n) {
-        uint32_t cp;
-        int k = utf8_decode((const uint8_t *)s + i, n - i, &cp);
-        if (k <= 0) return -1;
-        i += (size_t)k;
+        uint32_t c = u[i];
+        if (c < 0x80) {
+            if (!self_mapped(c)) return -1;
+            out[o++] = (char)c;
+            i++;
+            continue;
+        }
+        if (c < 0xC2 || c > 0xC5 || i + 1 >= n || (u[i + 1] & 0xC0) != 0x80) return -1;
+        uint32_t cp = ((c & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
+        i += 2;
         if (cp < 256 && self_mapped(cp))
             out[o++] = (char)cp;
         else if (cp >= 256 && cp < 256 + 68)

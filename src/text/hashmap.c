@@ -54,15 +54,16 @@ uint64_t hash_bytes(const void *data, size_t n) {
     return h;
 }
 
-static uint32_t capacity_for(uint32_t expected) {
+/* A power of two with room for expected * slack_x2 / 2 keys. */
+static uint32_t capacity_for(uint32_t expected, unsigned slack_x2) {
     uint64_t cap = 16;
-    while (cap < (uint64_t)expected * 2) cap <<= 1;
+    while (cap * 2 < (uint64_t)expected * slack_x2) cap <<= 1;
     return cap > (1u << 31) ? (1u << 31) : (uint32_t)cap;
 }
 
 kvlm_status strmap_init(strmap *m, uint32_t expected, strmap_keys keys) {
     memset(m, 0, sizeof *m);
-    uint32_t cap = capacity_for(expected);
+    uint32_t cap = capacity_for(expected, 4); /* load <= 1/2: a miss ends soon */
     m->slots = table_alloc((size_t)cap * sizeof *m->slots, 1);
     if (!m->slots) return kvlm_fail(KVLM_ERR_NOMEM, "tokenizer: out of memory for the vocabulary table");
     m->mask = cap - 1;
@@ -136,7 +137,7 @@ int32_t strmap_get_hashed(const strmap *m, const void *key, size_t n, uint64_t h
 
 kvlm_status pairmap_init(pairmap *m, uint32_t expected) {
     memset(m, 0, sizeof *m);
-    uint32_t cap = capacity_for(expected);
+    uint32_t cap = capacity_for(expected, 3); /* load <= 2/3: 280k merges in 8 MB */
     m->slots = table_alloc((size_t)cap * sizeof *m->slots, 0);
     if (!m->slots) return kvlm_fail(KVLM_ERR_NOMEM, "tokenizer: out of memory for the merge table");
     for (uint32_t i = 0; i < cap; i++) m->slots[i].key = UINT64_MAX;

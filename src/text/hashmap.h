@@ -38,6 +38,19 @@ int32_t strmap_get(const strmap *m, const void *key, size_t n);
 /* The same with the key's hash_bytes() already known. */
 int32_t strmap_get_hashed(const strmap *m, const void *key, size_t n, uint64_t h);
 
+/* Bulk loading probes these tables at random, a cache miss per probe: the
+ * loaders hash a batch of keys first and prefetch, then look them up.
+ * strmap_prefetch_slot touches the home slot of hash h; once that slot is
+ * cached, strmap_prefetch_key touches the string it points at. */
+static inline void strmap_prefetch_slot(const strmap *m, uint64_t h) {
+    if (m->slots) __builtin_prefetch(&m->slots[(uint32_t)(h >> 32) & m->mask]);
+}
+static inline void strmap_prefetch_key(const strmap *m, uint64_t h) {
+    if (!m->slots) return;
+    uint64_t s = m->slots[(uint32_t)(h >> 32) & m->mask];
+    if (s) __builtin_prefetch(*m->keys.base + (*m->keys.off)[(uint32_t)s - 1]);
+}
+
 typedef struct {
     uint64_t key; /* (a << 32) | b; UINT64_MAX: empty */
     uint32_t rank;
@@ -56,11 +69,19 @@ void pairmap_free(pairmap *m);
  * overwrite. Grows as needed. KVLM_ERR_NOMEM on failure. */
 kvlm_status pairmap_put(pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t id, int overwrite);
 
+static inline uint32_t pairmap_home(const pairmap *m, int32_t a, int32_t b) {
+    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->mask;
+}
+
+static inline void pairmap_prefetch(const pairmap *m, int32_t a, int32_t b) {
+    if (m->slots) __builtin_prefetch(&m->slots[pairmap_home(m, a, b)], 1);
+}
+
 static inline const pair_slot *pairmap_get(const pairmap *m, int32_t a, int32_t b) {
     if (!m->slots) return NULL;
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    uint32_t i = (uint32_t)(h >> 32) & m->mask;
+    uint32_t i = pairmap_home(m, a, b);
     for (;;) {
         const pair_slot *s = &m->slots[i];
         if (s->key == key) return s;

@@ -91,37 +91,95 @@ static kvlm_status set_tokens(kvlm_tokenizer *t, const gguf_file *g, const gguf_
     return st;
 }
 
-static kvlm_status load_merges(kvlm_tokenizer *t, const gguf_file *g, const gguf_kv *merges) {
-    const char *name = gname(g);
-    char *buf = NULL;
-    size_t cap = 0;
-    kvlm_status st = pairmap_init(&t->merges, (uint32_t)(merges->arr_n < (1u << 30) ? merges->arr_n : (1u << 30)));
-    for (uint64_t i = 0; i < merges->arr_n && !st; i++) {
+/* One merge "A B" on its way into the table; the strings are decoded into
+ * the batch buffer at off (A's bytes, then B's). */
+typedef struct {
+    size_t off;
+    long la, lb;
+    uint64_t ha, hb, hm;
+    int32_t a, b, m;
+} merge_item;
+
+enum { MERGE_BATCH = 32 };
+
+/* Decodes merges[first .. first+count) into items and buf (growing it);
+ * items that can never apply (outside the byte alphabet) get la = -1. */
+static kvlm_status decode_merge_batch(const gguf_file *g, const gguf_kv *merges, uint64_t first, int count,
+                                      merge_item *items, char **buf, size_t *cap) {
+    size_t used = 0;
+    for (int k = 0; k < count; k++) {
+        uint64_t i = first + (uint64_t)k;
         const char *s = merges->arr_strs[i].ptr;
         size_t n = (size_t)merges->arr_strs[i].len;
         const char *sp = n > 1 ? memchr(s + 1, ' ', n - 1) : NULL; /* as llama.cpp: find(' ', 1) */
-        if (!sp) {
-            st = kvlm_fail(KVLM_ERR_FORMAT, "%s: tokenizer.ggml.merges[%llu]: expected two tokens separated by a space",
-                           name, (unsigned long long)i);
-            break;
+        if (!sp)
+            return kvlm_fail(KVLM_ERR_FORMAT, "%s: tokenizer.ggml.merges[%llu]: expected two tokens separated by a space",
+                             gname(g), (unsigned long long)i);
+        if (used + 2 * n + 2 > *cap) {
+            size_t c = 2 * (used + 2 * n + 2);
+            char *b = realloc(*buf, c);
+            if (!b) return kvlm_fail(KVLM_ERR_NOMEM, "%s: out of memory", gname(g));
+            *buf = b;
+            *cap = c;
         }
-        if (2 * n + 2 > cap) {
-            cap = 2 * n + 2;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                st = kvlm_fail(KVLM_ERR_NOMEM, "%s: out of memory", name);
-                break;
-            }
-            buf = b;
+        merge_item *it = &items[k];
+        size_t la = (size_t)(sp - s);
+        it->off = used;
+        it->la = byte_level_decode(s, la, *buf + used);
+        it->lb = it->la >= 0 ? byte_level_decode(sp + 1, n - la - 1, *buf + used + it->la) : -1;
+        if (it->la < 0 || it->lb < 0) {
+            it->la = -1;
+            continue;
         }
-        size_t la = (size_t)(sp - s), lb = n - la - 1;
-        long ra = byte_level_decode(s, la, buf);
-        long rb = ra >= 0 ? byte_level_decode(sp + 1, lb, buf + ra) : -1;
-        if (ra < 0 || rb < 0) continue; /* outside the byte alphabet: can never apply */
-        int32_t a = strmap_get(&t->vocab, buf, (size_t)ra), b = strmap_get(&t->vocab, buf + ra, (size_t)rb);
-        int32_t m = strmap_get(&t->vocab, buf, (size_t)(ra + rb));
-        if (a < 0 || b < 0 || m < 0) continue; /* llama.cpp skips what it cannot find, too */
-        st = tok_add_merge(t, a, b, (uint32_t)i, m, 0); /* a pair listed twice: the first rank (llama.cpp) */
+        used += (size_t)(it->la + it->lb);
+    }
+    return KVLM_OK;
+}
+
+/* Loads the merges in batches: hash and prefetch every probe of a batch
+ * before looking any of it up, so the cache misses of the vocabulary and
+ * merge tables overlap instead of queueing (this is most of opening a GGUF). */
+static kvlm_status load_merges(kvlm_tokenizer *t, const gguf_file *g, const gguf_kv *merges) {
+    char *buf = NULL;
+    size_t cap = 0;
+    merge_item items[MERGE_BATCH];
+    const strmap *v = &t->vocab;
+    kvlm_status st = pairmap_init(&t->merges, (uint32_t)(merges->arr_n < (1u << 30) ? merges->arr_n : (1u << 30)));
+    for (uint64_t first = 0; first < merges->arr_n && !st; first += MERGE_BATCH) {
+        int count = (int)(merges->arr_n - first < MERGE_BATCH ? merges->arr_n - first : MERGE_BATCH);
+        if ((st = decode_merge_batch(g, merges, first, count, items, &buf, &cap))) break;
+        for (int k = 0; k < count; k++) {
+            merge_item *it = &items[k];
+            if (it->la < 0) continue;
+            const char *p = buf + it->off;
+            it->ha = hash_bytes(p, (size_t)it->la);
+            it->hb = hash_bytes(p + it->la, (size_t)it->lb);
+            it->hm = hash_bytes(p, (size_t)(it->la + it->lb));
+            strmap_prefetch_slot(v, it->ha);
+            strmap_prefetch_slot(v, it->hb);
+            strmap_prefetch_slot(v, it->hm);
+        }
+        for (int k = 0; k < count; k++) {
+            if (items[k].la < 0) continue;
+            strmap_prefetch_key(v, items[k].ha);
+            strmap_prefetch_key(v, items[k].hb);
+            strmap_prefetch_key(v, items[k].hm);
+        }
+        for (int k = 0; k < count; k++) {
+            merge_item *it = &items[k];
+            if (it->la < 0) continue;
+            const char *p = buf + it->off;
+            it->a = strmap_get_hashed(v, p, (size_t)it->la, it->ha);
+            it->b = strmap_get_hashed(v, p + it->la, (size_t)it->lb, it->hb);
+            it->m = strmap_get_hashed(v, p, (size_t)(it->la + it->lb), it->hm);
+            if (it->a >= 0 && it->b >= 0) pairmap_prefetch(&t->merges, it->a, it->b);
+        }
+        for (int k = 0; k < count && !st; k++) {
+            const merge_item *it = &items[k];
+            if (it->la < 0 || it->a < 0 || it->b < 0 || it->m < 0) continue; /* llama.cpp skips these too */
+            /* a pair listed twice keeps its first rank (llama.cpp) */
+            st = tok_add_merge(t, it->a, it->b, (uint32_t)(first + (uint64_t)k), it->m, 0);
+        }
     }
     free(buf);
     return st;

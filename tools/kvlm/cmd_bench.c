@@ -178,10 +178,11 @@ static int run_bench(const bench_opts *o) {
         if (r > 0) runs[r - 1] = ms;
     }
     double open_ms = median(runs, o->reps);
-    double bw = read_bandwidth(o->threads, 3);
+    /* peak RSS of the model's runs, before the bandwidth test's own buffer */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    double bw = read_bandwidth(o->threads, 3);
     double limit_tps = bw > 0 ? bw * 1e9 / (double)info.weight_bytes : 0;
     uint64_t fbytes = file_bytes(o->model);
     double kv_mb = 2.0 * info.n_layers * info.n_kv_heads * info.head_dim * 2.0 * ctx / 1048576.0;
