@@ -62,79 +62,102 @@ static int native_type(uint32_t t) {
 
 /* ---------------------------------------------------------- K-quants */
 
-/* K-quant rows are widened 16 elements at a time from per-sub-block float
- * scales computed once per row (kq_scales): Q4_K/Q5_K sub-blocks of 32 hold
- * x = q · (d·sc) − dmin·m; Q6_K sub-blocks of 16 hold x = (q − 32) · (d·sc). */
+/* K-quant rows are decoded 64 elements at a time from per-sub-block float
+ * scales computed once per super-block (kq_sb): Q4_K/Q5_K sub-blocks of 32
+ * hold x = q · (d·sc) − dmin·m; Q6_K sub-blocks of 16 hold x = (q − 32) · (d·sc). */
 static int kquant_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K; }
 
-static void k4_scale_min(int j, const uint8_t *q, int *sc, int *mn) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *mn = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
+/* The scales of super-block b: Q4_K/Q5_K sc[0..7], mn[0..7]; Q6_K sc[0..15]. */
+typedef struct {
+    float sc[16], mn[8];
+} kq_scales_sb;
 
-/* sc[i], mn[i] for every sub-block i of a row of K elements */
-static void kq_scales(uint32_t type, const void *row, int64_t K, float *sc, float *mn) {
-    for (int64_t b = 0; b < K / QK_K; b++) {
-        if (type == GGML_TYPE_Q6_K) {
-            const block_q6_K *blk = (const block_q6_K *)row + b;
-            float d = f16_to_f32(blk->d);
-            for (int i = 0; i < 16; i++) sc[16 * b + i] = d * (float)blk->scales[i];
-            continue;
-        }
-        const uint8_t *scales;
-        uint16_t dh, mh;
-        if (type == GGML_TYPE_Q4_K) {
-            const block_q4_K *blk = (const block_q4_K *)row + b;
-            scales = blk->scales;
-            dh = blk->d;
-            mh = blk->dmin;
-        } else {
-            const block_q5_K *blk = (const block_q5_K *)row + b;
-            scales = blk->scales;
-            dh = blk->d;
-            mh = blk->dmin;
-        }
-        float d = f16_to_f32(dh), dmin = f16_to_f32(mh);
-        for (int j = 0; j < 8; j++) {
-            int a, m;
-            k4_scale_min(j, scales, &a, &m);
-            sc[8 * b + j] = d * (float)a;
-            mn[8 * b + j] = dmin * (float)m;
-        }
-    }
-}
-
-/* 16 elements at k (a multiple of 16) of a K-quant row as FP32. */
-INLINE __m512 load_k(uint32_t type, const void *row, int64_t k, const float *sc, const float *mn) {
-    int64_t b = k / QK_K, e = k % QK_K;
+INLINE void kq_sb(uint32_t type, const void *row, int64_t b, kq_scales_sb *s) {
     if (type == GGML_TYPE_Q6_K) {
         const block_q6_K *blk = (const block_q6_K *)row + b;
-        int64_t half = e / 128, qq = (e % 128) / 32, l = e % 32;
-        const uint8_t *ql = blk->ql + 64 * half + 32 * (qq & 1) + l, *qh = blk->qh + 32 * half + l;
-        __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)ql));
-        lo = qq >> 1 ? _mm512_srli_epi32(lo, 4) : _mm512_and_si512(lo, _mm512_set1_epi32(15));
-        __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qh));
-        hi = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hi, (unsigned)(2 * qq)), _mm512_set1_epi32(3)), 4);
-        __m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, hi), _mm512_set1_epi32(32));
-        return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(sc[k / 16]));
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(blk->d));
+        __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)blk->scales)));
+        _mm512_storeu_ps(s->sc, _mm512_mul_ps(d, sc));
+        return;
     }
-    int64_t c = e / 64, h = (e % 64) / 32, l = e % 32;
+    /* the 6-bit scales and mins of sub-blocks 0..3 are the low 6 bits of
+     * bytes 0..3 and 4..7; those of 4..7 take their low 4 bits from bytes
+     * 8..11 (scale: low nibble, min: high nibble) and their top 2 bits from
+     * the top bits of bytes 0..3 (scale) and 4..7 (min) */
+    const uint8_t *q = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->scales : ((const block_q5_K *)row + b)->scales;
+    uint16_t dh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->d : ((const block_q5_K *)row + b)->d;
+    uint16_t mh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->dmin : ((const block_q5_K *)row + b)->dmin;
+    uint32_t u0, u1, u2;
+    memcpy(&u0, q, 4);
+    memcpy(&u1, q + 4, 4);
+    memcpy(&u2, q + 8, 4);
+    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
+    uint64_t sc8 = (uint64_t)(u0 & six) | (uint64_t)((u2 & four) | (((u0 >> 6) & two) << 4)) << 32;
+    uint64_t mn8 = (uint64_t)(u1 & six) | (uint64_t)(((u2 >> 4) & four) | (((u1 >> 6) & two) << 4)) << 32;
+    __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
+    __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn8)));
+    _mm256_storeu_ps(s->sc, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), sc));
+    _mm256_storeu_ps(s->mn, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(mh)), mn));
+}
+
+/* Elements 64j .. 64j+63 of super-block b as four groups of 16, in order:
+ * the values the scalar dequantizer gives, to float rounding. */
+INLINE void kq_chunk(uint32_t type, const void *row, int64_t b, int j, const kq_scales_sb *s, __m512 w[4]) {
+    const __m512i m15 = _mm512_set1_epi32(15);
+    if (type == GGML_TYPE_Q6_K) {
+        const block_q6_K *blk = (const block_q6_K *)row + b;
+        int half = j >> 1, nib = j & 1; /* groups (qq, l0) with qq = 2·nib, 2·nib + 1 */
+        const uint8_t *ql = blk->ql + 64 * half, *qh = blk->qh + 32 * half;
+        const __m512i hi2[2] = {_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qh)),
+                                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + 16)))};
+        for (int g = 0; g < 4; g++) {
+            int qq = 2 * nib + (g >> 1), l0 = 16 * (g & 1), sh = 2 * qq;
+            __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + 32 * (qq & 1) + l0)));
+            lo = nib ? _mm512_srli_epi32(lo, 4) : _mm512_and_si512(lo, m15);
+            /* bits sh, sh+1 of qh to bits 4, 5; then q = lo | those */
+            __m512i hs = sh <= 4 ? _mm512_slli_epi32(hi2[g & 1], (unsigned)(4 - sh))
+                                 : _mm512_srli_epi32(hi2[g & 1], (unsigned)(sh - 4));
+            __m512i q = _mm512_ternarylogic_epi32(lo, hs, _mm512_set1_epi32(0x30), 0xF8);
+            /* (q − 32)·s rounded once, as q·s − 32·s is (32·s is exact) */
+            float sc = s->sc[4 * j + g];
+            w[g] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(sc), _mm512_set1_ps(32.0f * sc));
+        }
+        return;
+    }
+    /* x = q·(d·sc) − dmin·m takes 16 (Q4_K) or 32 (Q5_K) values per
+     * sub-block: computed once into a table, each q picks its lane (vpermps
+     * reads the low 4 index bits, vpermt2ps the low 5), the same fmsub per
+     * value as decoding q by q would round */
     const uint8_t *qs = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->qs : ((const block_q5_K *)row + b)->qs;
-    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qs + 32 * c + l)));
-    q = h ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
-    if (type == GGML_TYPE_Q5_K) {
-        const uint8_t *qh = ((const block_q5_K *)row + b)->qh + l;
-        __m512i hb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qh));
-        hb = _mm512_and_si512(_mm512_srli_epi32(hb, (unsigned)(2 * c + h)), _mm512_set1_epi32(1));
-        q = _mm512_or_si512(q, _mm512_slli_epi32(hb, 4));
+    const __m512 lv = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 s0 = _mm512_set1_ps(s->sc[2 * j]), m0 = _mm512_set1_ps(s->mn[2 * j]);
+    __m512 s1 = _mm512_set1_ps(s->sc[2 * j + 1]), m1 = _mm512_set1_ps(s->mn[2 * j + 1]);
+    __m512i qa = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qs + 32 * j)));
+    __m512i qb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qs + 32 * j + 16)));
+    if (type == GGML_TYPE_Q4_K) {
+        __m512 t0 = _mm512_fmsub_ps(lv, s0, m0), t1 = _mm512_fmsub_ps(lv, s1, m1);
+        w[0] = _mm512_permutexvar_ps(qa, t0);
+        w[1] = _mm512_permutexvar_ps(qb, t0);
+        w[2] = _mm512_permutexvar_ps(_mm512_srli_epi32(qa, 4), t1);
+        w[3] = _mm512_permutexvar_ps(_mm512_srli_epi32(qb, 4), t1);
+        return;
     }
-    int64_t i = k / 32;
-    return _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(sc[i]), _mm512_set1_ps(mn[i]));
+    const __m512 lv16 = _mm512_add_ps(lv, _mm512_set1_ps(16));
+    __m512 t0 = _mm512_fmsub_ps(lv, s0, m0), t0h = _mm512_fmsub_ps(lv16, s0, m0);
+    __m512 t1 = _mm512_fmsub_ps(lv, s1, m1), t1h = _mm512_fmsub_ps(lv16, s1, m1);
+    const uint8_t *qh = ((const block_q5_K *)row + b)->qh;
+    __m512i ha = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qh));
+    __m512i hb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + 16)));
+    /* the fifth bit of sub-block i is bit i of qh[l]: moved to bit 4 of the index */
+    const __m512i b4 = _mm512_set1_epi32(16);
+    __m512i i0 = _mm512_ternarylogic_epi32(_mm512_and_si512(qa, m15), _mm512_slli_epi32(_mm512_srli_epi32(ha, (unsigned)(2 * j)), 4), b4, 0xF8);
+    __m512i i1 = _mm512_ternarylogic_epi32(_mm512_and_si512(qb, m15), _mm512_slli_epi32(_mm512_srli_epi32(hb, (unsigned)(2 * j)), 4), b4, 0xF8);
+    __m512i i2 = _mm512_ternarylogic_epi32(_mm512_srli_epi32(qa, 4), _mm512_slli_epi32(_mm512_srli_epi32(ha, (unsigned)(2 * j + 1)), 4), b4, 0xF8);
+    __m512i i3 = _mm512_ternarylogic_epi32(_mm512_srli_epi32(qb, 4), _mm512_slli_epi32(_mm512_srli_epi32(hb, (unsigned)(2 * j + 1)), 4), b4, 0xF8);
+    w[0] = _mm512_permutex2var_ps(t0, i0, t0h);
+    w[1] = _mm512_permutex2var_ps(t0, i1, t0h);
+    w[2] = _mm512_permutex2var_ps(t1, i2, t1h);
+    w[3] = _mm512_permutex2var_ps(t1, i3, t1h);
 }
 
 /* --------------------------------------------------------------- decode */
@@ -212,6 +235,64 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
     }
 }
 
+/* One K-quant row against T tokens in the canonical order (group 2i into A0,
+ * 2i+1 into A1), decoded in registers as it streams by. */
+INLINE void gemv_row_kq(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                        int add, const int T) {
+    const size_t bb = type == GGML_TYPE_Q6_K ? sizeof(block_q6_K)
+                      : type == GGML_TYPE_Q4_K ? sizeof(block_q4_K)
+                                               : sizeof(block_q5_K);
+    __m512 a0[4], a1[4];
+    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < K / QK_K; b++) {
+        const char *blk = (const char *)row + (size_t)b * bb;
+        prefetch_ahead(blk);
+        prefetch_ahead(blk + 64);
+        prefetch_ahead(blk + 128);
+        if (bb > 192) prefetch_ahead(blk + 192);
+        kq_scales_sb sc;
+        kq_sb(type, row, b, &sc);
+        for (int j = 0; j < 4; j++) {
+            __m512 w[4];
+            kq_chunk(type, row, b, j, &sc, w);
+            int64_t k = b * QK_K + 64 * j;
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * x_ld + k;
+                a0[t] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xt), a0[t]);
+                a1[t] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xt + 16), a1[t]);
+                a0[t] = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(xt + 32), a0[t]);
+                a1[t] = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(xt + 48), a1[t]);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        float v = _mm512_reduce_add_ps(_mm512_add_ps(a0[t], a1[t]));
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
+    }
+}
+
+INLINE void gemv_kq_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
+                      int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * row_bytes;
+        switch (n_tok) {
+        case 1: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 1); break;
+        case 2: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 2); break;
+        case 3: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
+        default: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
+        }
+    }
+}
+
+static void gemv_kq(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
+                    int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
+    switch (type) {
+    case GGML_TYPE_Q4_K: gemv_kq_t(GGML_TYPE_Q4_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q5_K: gemv_kq_t(GGML_TYPE_Q5_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    default: gemv_kq_t(GGML_TYPE_Q6_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    }
+}
+
 INLINE void gemv_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
                    int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
     for (int64_t r = r0; r < r1; r++) {
@@ -238,6 +319,18 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
     }
 }
 
+INLINE void widen_kq(const uint32_t type, const void *row, float *out, int64_t K) {
+    for (int64_t b = 0; b < K / QK_K; b++) {
+        kq_scales_sb sc;
+        kq_sb(type, row, b, &sc);
+        for (int j = 0; j < 4; j++) {
+            __m512 w[4];
+            kq_chunk(type, row, b, j, &sc, w);
+            for (int g = 0; g < 4; g++) _mm512_storeu_ps(out + b * QK_K + 64 * j + 16 * g, w[g]);
+        }
+    }
+}
+
 /* A whole row of a non-float type as FP32: the values decode multiplies with. */
 static void widen_row(uint32_t type, const void *row, float *out, int64_t K) {
     if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
@@ -248,9 +341,11 @@ static void widen_row(uint32_t type, const void *row, float *out, int64_t K) {
             _mm512_storeu_ps(out + 32 * i + 16, w1);
         }
     } else if (kquant_type(type)) {
-        float sc[MAX_WIDEN_K / 16], mn[MAX_WIDEN_K / 32];
-        kq_scales(type, row, K, sc, mn);
-        for (int64_t k = 0; k < K; k += 16) _mm512_storeu_ps(out + k, load_k(type, row, k, sc, mn));
+        switch (type) {
+        case GGML_TYPE_Q4_K: widen_kq(GGML_TYPE_Q4_K, row, out, K); break;
+        case GGML_TYPE_Q5_K: widen_kq(GGML_TYPE_Q5_K, row, out, K); break;
+        default: widen_kq(GGML_TYPE_Q6_K, row, out, K); break;
+        }
     } else {
         dequant_row(type, row, out, K);
     }
@@ -382,7 +477,9 @@ static void avx512_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int
         else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
         return;
     }
-    if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+    if (n_tok <= GEMV_MAX_TOK && kquant_type(w->type) && w->cols % QK_K == 0)
+        gemv_kq(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+    else if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
 }
 
