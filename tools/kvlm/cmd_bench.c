@@ -2,7 +2,9 @@
  * first logits, peak RSS, and the decode bandwidth limit (weight bytes read
  * per token ÷ the memory read bandwidth measured in the same run). Every
  * figure is the median of -r repetitions after one warm-up. */
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -28,23 +30,33 @@ static double median(double *v, int n) {
 /* ------------------------------------------------ memory read bandwidth */
 
 typedef struct {
-    const __m128i *p;
-    size_t n; /* 16-byte vectors */
+    const void *p;
+    size_t n; /* 64-byte lines */
     uint64_t sum;
 } bw_part;
 
+/* Sums n cache lines front to back: one sequential stream per thread. */
 static void *read_part(void *arg) {
     bw_part *b = arg;
+#if defined(__SSE2__)
+    const __m128i *p = b->p;
     __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i + 4 <= b->n; i += 4) {
-        a0 = _mm_add_epi64(a0, _mm_load_si128(b->p + i));
-        a1 = _mm_add_epi64(a1, _mm_load_si128(b->p + i + 1));
-        a2 = _mm_add_epi64(a2, _mm_load_si128(b->p + i + 2));
-        a3 = _mm_add_epi64(a3, _mm_load_si128(b->p + i + 3));
+    for (size_t i = 0; i < 4 * b->n; i += 4) {
+        a0 = _mm_add_epi64(a0, _mm_load_si128(p + i));
+        a1 = _mm_add_epi64(a1, _mm_load_si128(p + i + 1));
+        a2 = _mm_add_epi64(a2, _mm_load_si128(p + i + 2));
+        a3 = _mm_add_epi64(a3, _mm_load_si128(p + i + 3));
     }
     uint64_t out[2];
     _mm_storeu_si128((__m128i *)out, _mm_add_epi64(_mm_add_epi64(a0, a1), _mm_add_epi64(a2, a3)));
     b->sum = out[0] + out[1];
+#else
+    const uint64_t *q = b->p;
+    uint64_t s[8] = {0};
+    for (size_t i = 0; i < 8 * b->n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += q[i + j];
+    b->sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+#endif
     return NULL;
 }
 
@@ -59,10 +71,10 @@ static double read_bandwidth(int n_threads, int reps) {
     for (int r = 0; r < reps; r++) {
         pthread_t th[64];
         bw_part parts[64];
-        size_t per = bytes / 16 / (size_t)n_threads;
+        size_t per = bytes / 64 / (size_t)n_threads;
         double t0 = kvlm_now_ms();
         for (int i = 0; i < n_threads; i++) {
-            parts[i] = (bw_part){(const __m128i *)(buf + (size_t)i * per * 16), per, 0};
+            parts[i] = (bw_part){buf + (size_t)i * per * 64, per, 0};
             pthread_create(&th[i], NULL, read_part, &parts[i]);
         }
         uint64_t sink = 0;
@@ -182,7 +194,7 @@ static int run_bench(const bench_opts *o) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
-    double bw = read_bandwidth(o->threads, 3);
+    double bw = read_bandwidth(o->threads, 5);
     double limit_tps = bw > 0 ? bw * 1e9 / (double)info.weight_bytes : 0;
     uint64_t fbytes = file_bytes(o->model);
     double kv_mb = 2.0 * info.n_layers * info.n_kv_heads * info.head_dim * 2.0 * ctx / 1048576.0;
