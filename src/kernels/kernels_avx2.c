@@ -79,12 +79,112 @@ INLINE __m256 load_any(uint32_t type, const void *row, int64_t k) {
 
 static int float_type(uint32_t t) { return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16; }
 
+/* ---------------------------------------------------------- K-quants */
+
+/* K-quant decode, decoded in registers as the row streams by, to exactly
+ * the values of the scalar dequantizer (dequant.c: x = (d·sc)·q − dmin·m with
+ * two roundings for Q4_K/Q5_K, (d·sc)·(q − 32) for Q6_K), so the canonical
+ * order gives the same sums as a widened row. */
+static int kquant_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K; }
+
+typedef struct {
+    float sc[16], mn[8];
+} kq_scales_sb;
+
+/* The scales of one super-block: Q4_K/Q5_K sc[0..7], mn[0..7]; Q6_K sc[0..15]. */
+INLINE void kq_sb(uint32_t type, const void *blk_, kq_scales_sb *s) {
+    if (type == GGML_TYPE_Q6_K) {
+        const block_q6_K *blk = blk_;
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(blk->d));
+        __m128i sc = _mm_loadu_si128((const __m128i *)blk->scales);
+        _mm256_storeu_ps(s->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+        _mm256_storeu_ps(s->sc + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+        return;
+    }
+    const uint8_t *q = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->scales : ((const block_q5_K *)blk_)->scales;
+    uint16_t dh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->d : ((const block_q5_K *)blk_)->d;
+    uint16_t mh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->dmin : ((const block_q5_K *)blk_)->dmin;
+    uint64_t sc8, mn8;
+    k4_unpack_scales(q, &sc8, &mn8);
+    __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
+    __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn8)));
+    _mm256_storeu_ps(s->sc, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), sc));
+    _mm256_storeu_ps(s->mn, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(mh)), mn));
+}
+
+INLINE __m256i bytes8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+
+/* Elements 64j .. 64j+63 of a super-block as eight groups of 8, in order. */
+INLINE void kq_chunk(uint32_t type, const void *blk_, int j, const kq_scales_sb *s, __m256 w[8]) {
+    const __m256i m15 = _mm256_set1_epi32(15);
+    if (type == GGML_TYPE_Q6_K) {
+        const block_q6_K *blk = blk_;
+        int half = j >> 1, nib = j & 1; /* 32-element runs qq = 2·nib, 2·nib + 1 */
+        const uint8_t *ql = blk->ql + 64 * half, *qh = blk->qh + 32 * half;
+        for (int g = 0; g < 8; g++) {
+            int qq = 2 * nib + (g >> 2), l0 = 8 * (g & 3);
+            __m256i lo = bytes8(ql + 32 * (qq & 1) + l0);
+            lo = nib ? _mm256_srli_epi32(lo, 4) : _mm256_and_si256(lo, m15);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi32(bytes8(qh + l0), 2 * qq), _mm256_set1_epi32(3));
+            __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+            w[g] = _mm256_mul_ps(_mm256_set1_ps(s->sc[4 * j + g / 2]), _mm256_cvtepi32_ps(q));
+        }
+        return;
+    }
+    const uint8_t *qs = (type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->qs : ((const block_q5_K *)blk_)->qs) + 32 * j;
+    for (int g = 0; g < 8; g++) {
+        int h = g >> 2, l0 = 8 * (g & 3), i = 2 * j + h; /* sub-block i: low nibbles (h = 0), then high */
+        __m256i q = bytes8(qs + l0);
+        q = h ? _mm256_srli_epi32(q, 4) : _mm256_and_si256(q, m15);
+        if (type == GGML_TYPE_Q5_K) {
+            __m256i hb = _mm256_and_si256(_mm256_srli_epi32(bytes8(((const block_q5_K *)blk_)->qh + l0), i), _mm256_set1_epi32(1));
+            q = _mm256_or_si256(q, _mm256_slli_epi32(hb, 4));
+        }
+        w[g] = _mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(s->sc[i]), _mm256_cvtepi32_ps(q)), _mm256_set1_ps(s->mn[i]));
+    }
+}
+
+INLINE void gemv_row_kq(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                        int add, const int T) {
+    const size_t bb = type == GGML_TYPE_Q6_K ? sizeof(block_q6_K)
+                      : type == GGML_TYPE_Q4_K ? sizeof(block_q4_K)
+                                               : sizeof(block_q5_K);
+    __m256 a0[4], a1[4];
+    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < K / QK_K; b++) {
+        const char *blk = (const char *)row + (size_t)b * bb;
+        for (size_t off = 0; off < bb; off += 64) _mm_prefetch(blk + 2048 + off, _MM_HINT_T0);
+        kq_scales_sb sc;
+        kq_sb(type, blk, &sc);
+        for (int j = 0; j < 4; j++) {
+            __m256 w[8];
+            kq_chunk(type, blk, j, &sc, w);
+            const int64_t k = b * QK_K + 64 * j;
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * x_ld + k;
+                for (int g = 0; g < 8; g += 2) {
+                    a0[t] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(xt + 8 * g), a0[t]);
+                    a1[t] = _mm256_fmadd_ps(w[g + 1], _mm256_loadu_ps(xt + 8 * g + 8), a1[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        float v = hsum(_mm256_add_ps(a0[t], a1[t]));
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
+    }
+}
+
 /* --------------------------------------------------------------- decode */
 
 /* One row against T tokens in the canonical order: A0 over the even
  * 8-element groups, A1 over the odd ones, then hsum(A0 + A1). */
 INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
                      int add, const int T) {
+    if (kquant_type(type)) {
+        gemv_row_kq(type, row, x, x_ld, K, y, ldy, add, T);
+        return;
+    }
     __m256 a0[4], a1[4];
     for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm256_setzero_ps();
     int64_t k = 0;
@@ -132,6 +232,9 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
     case GGML_TYPE_BF16: gemv_t(GGML_TYPE_BF16, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     case GGML_TYPE_Q8_0: gemv_t(GGML_TYPE_Q8_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     case GGML_TYPE_Q4_0: gemv_t(GGML_TYPE_Q4_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q4_K: gemv_t(GGML_TYPE_Q4_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q5_K: gemv_t(GGML_TYPE_Q5_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q6_K: gemv_t(GGML_TYPE_Q6_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     default: gemv_t(GGML_TYPE_F32, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     }
 }
@@ -232,132 +335,6 @@ static void gemm(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, f
     }
 }
 
-/* ---------------------------------------------------------- K-quants */
-
-/* K-quant decode, decoded in registers as the row streams by, to exactly
- * the values of the scalar dequantizer (dequant.c: x = (d·sc)·q − dmin·m with
- * two roundings for Q4_K/Q5_K, (d·sc)·(q − 32) for Q6_K), so the canonical
- * order gives the same sums as a widened row. */
-static int kquant_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K; }
-
-typedef struct {
-    float sc[16], mn[8];
-} kq_scales_sb;
-
-/* the 6-bit scales and mins of Q4_K/Q5_K: sub-blocks 0..3 in the low 6 bits
- * of bytes 0..3 (scales) and 4..7 (mins); 4..7 take their low 4 bits from
- * bytes 8..11 (scale: low nibble, min: high) and their top 2 bits from the
- * top bits of bytes 0..3 (scale) and 4..7 (min) */
-INLINE void kq_sb(uint32_t type, const void *blk_, kq_scales_sb *s) {
-    if (type == GGML_TYPE_Q6_K) {
-        const block_q6_K *blk = blk_;
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(blk->d));
-        __m128i sc = _mm_loadu_si128((const __m128i *)blk->scales);
-        _mm256_storeu_ps(s->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
-        _mm256_storeu_ps(s->sc + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
-        return;
-    }
-    const uint8_t *q = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->scales : ((const block_q5_K *)blk_)->scales;
-    uint16_t dh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->d : ((const block_q5_K *)blk_)->d;
-    uint16_t mh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->dmin : ((const block_q5_K *)blk_)->dmin;
-    uint32_t u0, u1, u2;
-    memcpy(&u0, q, 4);
-    memcpy(&u1, q + 4, 4);
-    memcpy(&u2, q + 8, 4);
-    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
-    uint64_t sc8 = (uint64_t)(u0 & six) | (uint64_t)((u2 & four) | (((u0 >> 6) & two) << 4)) << 32;
-    uint64_t mn8 = (uint64_t)(u1 & six) | (uint64_t)(((u2 >> 4) & four) | (((u1 >> 6) & two) << 4)) << 32;
-    __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
-    __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn8)));
-    _mm256_storeu_ps(s->sc, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), sc));
-    _mm256_storeu_ps(s->mn, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(mh)), mn));
-}
-
-INLINE __m256i bytes8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
-
-/* Elements 64j .. 64j+63 of a super-block as eight groups of 8, in order. */
-INLINE void kq_chunk(uint32_t type, const void *blk_, int j, const kq_scales_sb *s, __m256 w[8]) {
-    const __m256i m15 = _mm256_set1_epi32(15);
-    if (type == GGML_TYPE_Q6_K) {
-        const block_q6_K *blk = blk_;
-        int half = j >> 1, nib = j & 1; /* 32-element runs qq = 2·nib, 2·nib + 1 */
-        const uint8_t *ql = blk->ql + 64 * half, *qh = blk->qh + 32 * half;
-        for (int g = 0; g < 8; g++) {
-            int qq = 2 * nib + (g >> 2), l0 = 8 * (g & 3);
-            __m256i lo = bytes8(ql + 32 * (qq & 1) + l0);
-            lo = nib ? _mm256_srli_epi32(lo, 4) : _mm256_and_si256(lo, m15);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi32(bytes8(qh + l0), 2 * qq), _mm256_set1_epi32(3));
-            __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
-            w[g] = _mm256_mul_ps(_mm256_set1_ps(s->sc[4 * j + g / 2]), _mm256_cvtepi32_ps(q));
-        }
-        return;
-    }
-    const uint8_t *qs = (type == GGML_TYPE_Q4_K ? ((const block_q4_K *)blk_)->qs : ((const block_q5_K *)blk_)->qs) + 32 * j;
-    for (int g = 0; g < 8; g++) {
-        int h = g >> 2, l0 = 8 * (g & 3), i = 2 * j + h; /* sub-block i: low nibbles (h = 0), then high */
-        __m256i q = bytes8(qs + l0);
-        q = h ? _mm256_srli_epi32(q, 4) : _mm256_and_si256(q, m15);
-        if (type == GGML_TYPE_Q5_K) {
-            __m256i hb = _mm256_and_si256(_mm256_srli_epi32(bytes8(((const block_q5_K *)blk_)->qh + l0), i), _mm256_set1_epi32(1));
-            q = _mm256_or_si256(q, _mm256_slli_epi32(hb, 4));
-        }
-        w[g] = _mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(s->sc[i]), _mm256_cvtepi32_ps(q)), _mm256_set1_ps(s->mn[i]));
-    }
-}
-
-INLINE void gemv_row_kq(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
-                        int add, const int T) {
-    const size_t bb = type == GGML_TYPE_Q6_K ? sizeof(block_q6_K)
-                      : type == GGML_TYPE_Q4_K ? sizeof(block_q4_K)
-                                               : sizeof(block_q5_K);
-    __m256 a0[4], a1[4];
-    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < K / QK_K; b++) {
-        const char *blk = (const char *)row + (size_t)b * bb;
-        for (size_t off = 0; off < bb; off += 64) _mm_prefetch(blk + 2048 + off, _MM_HINT_T0);
-        kq_scales_sb sc;
-        kq_sb(type, blk, &sc);
-        for (int j = 0; j < 4; j++) {
-            __m256 w[8];
-            kq_chunk(type, blk, j, &sc, w);
-            const int64_t k = b * QK_K + 64 * j;
-            for (int t = 0; t < T; t++) {
-                const float *xt = x + (size_t)t * x_ld + k;
-                for (int g = 0; g < 8; g += 2) {
-                    a0[t] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(xt + 8 * g), a0[t]);
-                    a1[t] = _mm256_fmadd_ps(w[g + 1], _mm256_loadu_ps(xt + 8 * g + 8), a1[t]);
-                }
-            }
-        }
-    }
-    for (int t = 0; t < T; t++) {
-        float v = hsum(_mm256_add_ps(a0[t], a1[t]));
-        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
-    }
-}
-
-INLINE void gemv_kq_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
-                      int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = w + (size_t)r * row_bytes;
-        switch (n_tok) {
-        case 1: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 1); break;
-        case 2: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 2); break;
-        case 3: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
-        default: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
-        }
-    }
-}
-
-static void gemv_kq(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
-                    int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
-    switch (type) {
-    case GGML_TYPE_Q4_K: gemv_kq_t(GGML_TYPE_Q4_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
-    case GGML_TYPE_Q5_K: gemv_kq_t(GGML_TYPE_Q5_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
-    default: gemv_kq_t(GGML_TYPE_Q6_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
-    }
-}
-
 static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy,
                          int64_t r0, int64_t r1, int add) {
     float row[MAX_WIDEN_K] __attribute__((aligned(32)));
@@ -381,7 +358,7 @@ static void avx2_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int n
         return;
     }
     if (n_tok <= GEMV_MAX_TOK && kquant_type(w->type) && w->cols % QK_K == 0)
-        gemv_kq(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        gemv(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
 }

@@ -80,20 +80,11 @@ INLINE void kq_sb(uint32_t type, const void *row, int64_t b, kq_scales_sb *s) {
         _mm512_storeu_ps(s->sc, _mm512_mul_ps(d, sc));
         return;
     }
-    /* the 6-bit scales and mins of sub-blocks 0..3 are the low 6 bits of
-     * bytes 0..3 and 4..7; those of 4..7 take their low 4 bits from bytes
-     * 8..11 (scale: low nibble, min: high nibble) and their top 2 bits from
-     * the top bits of bytes 0..3 (scale) and 4..7 (min) */
     const uint8_t *q = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->scales : ((const block_q5_K *)row + b)->scales;
     uint16_t dh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->d : ((const block_q5_K *)row + b)->d;
     uint16_t mh = type == GGML_TYPE_Q4_K ? ((const block_q4_K *)row + b)->dmin : ((const block_q5_K *)row + b)->dmin;
-    uint32_t u0, u1, u2;
-    memcpy(&u0, q, 4);
-    memcpy(&u1, q + 4, 4);
-    memcpy(&u2, q + 8, 4);
-    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
-    uint64_t sc8 = (uint64_t)(u0 & six) | (uint64_t)((u2 & four) | (((u0 >> 6) & two) << 4)) << 32;
-    uint64_t mn8 = (uint64_t)(u1 & six) | (uint64_t)(((u2 >> 4) & four) | (((u1 >> 6) & two) << 4)) << 32;
+    uint64_t sc8, mn8;
+    k4_unpack_scales(q, &sc8, &mn8);
     __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
     __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn8)));
     _mm256_storeu_ps(s->sc, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), sc));
@@ -188,9 +179,49 @@ INLINE void qblock(uint32_t type, const void *blocks, int64_t i, __m512 *w0, __m
 enum { PREFETCH_BYTES = 2048 };
 INLINE void prefetch_ahead(const char *p) { _mm_prefetch(p + PREFETCH_BYTES, _MM_HINT_T0); }
 
+/* One K-quant row against T tokens in the canonical order (group 2i into A0,
+ * 2i+1 into A1), decoded in registers as it streams by. */
+INLINE void gemv_row_kq(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
+                        int add, const int T) {
+    const size_t bb = type == GGML_TYPE_Q6_K ? sizeof(block_q6_K)
+                      : type == GGML_TYPE_Q4_K ? sizeof(block_q4_K)
+                                               : sizeof(block_q5_K);
+    __m512 a0[4], a1[4];
+    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < K / QK_K; b++) {
+        const char *blk = (const char *)row + (size_t)b * bb;
+        prefetch_ahead(blk);
+        prefetch_ahead(blk + 64);
+        prefetch_ahead(blk + 128);
+        if (bb > 192) prefetch_ahead(blk + 192);
+        kq_scales_sb sc;
+        kq_sb(type, row, b, &sc);
+        for (int j = 0; j < 4; j++) {
+            __m512 w[4];
+            kq_chunk(type, row, b, j, &sc, w);
+            int64_t k = b * QK_K + 64 * j;
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * x_ld + k;
+                a0[t] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xt), a0[t]);
+                a1[t] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xt + 16), a1[t]);
+                a0[t] = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(xt + 32), a0[t]);
+                a1[t] = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(xt + 48), a1[t]);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        float v = _mm512_reduce_add_ps(_mm512_add_ps(a0[t], a1[t]));
+        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
+    }
+}
+
 /* One row against T tokens in the canonical order. */
 INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
                      int add, const int T) {
+    if (kquant_type(type)) {
+        gemv_row_kq(type, row, x, x_ld, K, y, ldy, add, T);
+        return;
+    }
     __m512 a0[4], a1[4];
     for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm512_setzero_ps();
     int64_t k = 0;
@@ -235,64 +266,6 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
     }
 }
 
-/* One K-quant row against T tokens in the canonical order (group 2i into A0,
- * 2i+1 into A1), decoded in registers as it streams by. */
-INLINE void gemv_row_kq(uint32_t type, const void *row, const float *x, size_t x_ld, int64_t K, float *y, size_t ldy,
-                        int add, const int T) {
-    const size_t bb = type == GGML_TYPE_Q6_K ? sizeof(block_q6_K)
-                      : type == GGML_TYPE_Q4_K ? sizeof(block_q4_K)
-                                               : sizeof(block_q5_K);
-    __m512 a0[4], a1[4];
-    for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < K / QK_K; b++) {
-        const char *blk = (const char *)row + (size_t)b * bb;
-        prefetch_ahead(blk);
-        prefetch_ahead(blk + 64);
-        prefetch_ahead(blk + 128);
-        if (bb > 192) prefetch_ahead(blk + 192);
-        kq_scales_sb sc;
-        kq_sb(type, row, b, &sc);
-        for (int j = 0; j < 4; j++) {
-            __m512 w[4];
-            kq_chunk(type, row, b, j, &sc, w);
-            int64_t k = b * QK_K + 64 * j;
-            for (int t = 0; t < T; t++) {
-                const float *xt = x + (size_t)t * x_ld + k;
-                a0[t] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xt), a0[t]);
-                a1[t] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xt + 16), a1[t]);
-                a0[t] = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(xt + 32), a0[t]);
-                a1[t] = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(xt + 48), a1[t]);
-            }
-        }
-    }
-    for (int t = 0; t < T; t++) {
-        float v = _mm512_reduce_add_ps(_mm512_add_ps(a0[t], a1[t]));
-        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
-    }
-}
-
-INLINE void gemv_kq_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
-                      int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = w + (size_t)r * row_bytes;
-        switch (n_tok) {
-        case 1: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 1); break;
-        case 2: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 2); break;
-        case 3: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 3); break;
-        default: gemv_row_kq(type, row, x, x_ld, K, y + r, ldy, add, 4); break;
-        }
-    }
-}
-
-static void gemv_kq(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
-                    int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
-    switch (type) {
-    case GGML_TYPE_Q4_K: gemv_kq_t(GGML_TYPE_Q4_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
-    case GGML_TYPE_Q5_K: gemv_kq_t(GGML_TYPE_Q5_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
-    default: gemv_kq_t(GGML_TYPE_Q6_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
-    }
-}
-
 INLINE void gemv_t(const uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, const float *x, size_t x_ld,
                    int n_tok, float *y, size_t ldy, int64_t r0, int64_t r1, int add) {
     for (int64_t r = r0; r < r1; r++) {
@@ -315,6 +288,9 @@ static void gemv(uint32_t type, const uint8_t *w, size_t row_bytes, int64_t K, c
     case GGML_TYPE_BF16: gemv_t(GGML_TYPE_BF16, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     case GGML_TYPE_Q8_0: gemv_t(GGML_TYPE_Q8_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     case GGML_TYPE_Q4_0: gemv_t(GGML_TYPE_Q4_0, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q4_K: gemv_t(GGML_TYPE_Q4_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q5_K: gemv_t(GGML_TYPE_Q5_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
+    case GGML_TYPE_Q6_K: gemv_t(GGML_TYPE_Q6_K, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     default: gemv_t(GGML_TYPE_F32, w, row_bytes, K, x, x_ld, n_tok, y, ldy, r0, r1, add); break;
     }
 }
@@ -478,7 +454,7 @@ static void avx512_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int
         return;
     }
     if (n_tok <= GEMV_MAX_TOK && kquant_type(w->type) && w->cols % QK_K == 0)
-        gemv_kq(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
+        gemv(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
 }

@@ -4,6 +4,7 @@
 #define KVLM_QUANT_BLOCKS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define QK8_0 32
 #define QK4_0 32
@@ -58,5 +59,20 @@ void dequant_q5_K(const void *blocks, float *y, int64_t n);
 void dequant_q6_K(const void *blocks, float *y, int64_t n);
 /* Any type kvlm reads (F32, F16, BF16 and the above): one row of n elements. */
 void dequant_row(uint32_t type, const void *row, float *y, int64_t n);
+
+/* The 6-bit scales and mins of a Q4_K/Q5_K super-block as 8 bytes each
+ * (byte i: sub-block i). Sub-blocks 0..3 are the low 6 bits of bytes 0..3
+ * (scales) and 4..7 (mins); 4..7 take their low 4 bits from bytes 8..11
+ * (scale: low nibble, min: high) and their top 2 bits from the top bits of
+ * bytes 0..3 (scale) and 4..7 (min). */
+static inline void k4_unpack_scales(const uint8_t *q, uint64_t *sc8, uint64_t *mn8) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, q, 4);
+    memcpy(&u1, q + 4, 4);
+    memcpy(&u2, q + 8, 4);
+    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
+    *sc8 = (uint64_t)(u0 & six) | (uint64_t)((u2 & four) | (((u0 >> 6) & two) << 4)) << 32;
+    *mn8 = (uint64_t)(u1 & six) | (uint64_t)(((u2 >> 4) & four) | (((u1 >> 6) & two) << 4)) << 32;
+}
 
 #endif
