@@ -1,6 +1,8 @@
 /* Shared by run, chat, translate, copyedit and eval: see gen_common.h. */
 #include "gen_common.h"
 
+#include "byte_buf.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -318,20 +320,7 @@ void gen_print_timing(FILE *f, const gen_timing *t) {
 
 /* ---------------------------------------------------------------- stream */
 
-static int append(gen_stream *s, const char *p, size_t n) {
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->len + n + 1) cap *= 2;
-        char *t = realloc(s->text, cap);
-        if (!t) return -1;
-        s->text = t;
-        s->cap = cap;
-    }
-    memcpy(s->text + s->len, p, n);
-    s->len += n;
-    s->text[s->len] = 0;
-    return 0;
-}
+static int append(gen_stream *s, const char *p, size_t n) { return byte_buf_append(&s->text, &s->len, &s->cap, p, n); }
 
 int gen_stream_init(gen_stream *s, const kvlm_tokenizer *tok, FILE *out, const int32_t *prime, int n_prime,
                     int collect) {

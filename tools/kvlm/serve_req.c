@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_buf.h"
 #include "serve.h"
 
 serve_req *serve_req_new(void) {
@@ -57,23 +58,8 @@ int serve_req_set_stops(serve_req *r, const char *const *stops, int n) {
 int serve_req_publish(serve_req *r, const char *text, size_t len) {
     if (!len) return 0;
     pthread_mutex_lock(&r->mu);
-    int rc = 0;
-    if (r->text_len + len + 1 > r->text_cap) {
-        size_t cap = r->text_cap ? r->text_cap : 256;
-        while (cap < r->text_len + len + 1) cap *= 2;
-        char *nb = realloc(r->text, cap);
-        if (!nb) rc = -1;
-        else {
-            r->text = nb;
-            r->text_cap = cap;
-        }
-    }
-    if (!rc) {
-        memcpy(r->text + r->text_len, text, len);
-        r->text_len += len;
-        r->text[r->text_len] = '\0';
-        pthread_cond_broadcast(&r->cv);
-    }
+    int rc = byte_buf_append(&r->text, &r->text_len, &r->text_cap, text, len);
+    if (!rc) pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_buf.h"
 #include "serve.h"
 
 typedef struct {
@@ -18,19 +19,7 @@ typedef struct {
     int started, done;
 } sse_stream;
 
-static int put(sse_stream *s, const char *a, size_t n) {
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 1024;
-        while (cap < s->len + n) cap *= 2;
-        char *nb = realloc(s->out, cap);
-        if (!nb) return -1;
-        s->out = nb;
-        s->cap = cap;
-    }
-    memcpy(s->out + s->len, a, n);
-    s->len += n;
-    return 0;
-}
+static int put(sse_stream *s, const char *a, size_t n) { return byte_buf_append(&s->out, &s->len, &s->cap, a, n); }
 
 /* data: JSON\n\n (takes j) */
 static int put_event(sse_stream *s, json_t *j) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_buf.h"
 #include "serve.h"
 
 void serve_stop_init(serve_stop *s, char **stops, int n_stops) {
@@ -20,18 +21,8 @@ void serve_stop_free(serve_stop *s) {
 
 int serve_stop_append(serve_stop *s, const char *text, size_t len) {
     if (s->matched) return 1;
-    if (s->len + len + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->len + len + 1) cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb) return -1;
-        s->buf = nb;
-        s->cap = cap;
-    }
     size_t old = s->len;
-    if (len) memcpy(s->buf + s->len, text, len);
-    s->len += len;
-    s->buf[s->len] = '\0';
+    if (byte_buf_append(&s->buf, &s->len, &s->cap, text, len)) return -1;
     /* the earliest match that ends in the new text */
     size_t best = s->len;
     for (int i = 0; i < s->n_stops; i++) {
