@@ -150,10 +150,6 @@ void pairmap_free(pairmap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static inline uint32_t pair_home(uint64_t key, uint32_t mask) {
-    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-}
-
 static kvlm_status pairmap_grow(pairmap *m) {
     uint32_t cap = (m->mask + 1) * 2;
     pair_slot *slots = table_alloc((size_t)cap * sizeof *slots, 0);
@@ -180,7 +176,7 @@ kvlm_status pairmap_put(pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t
         kvlm_status st = pairmap_grow(m);
         if (st) return st;
     }
-    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+    uint64_t key = pairmap_key(a, b);
     uint32_t i = pair_home(key, m->mask);
     for (;;) {
         pair_slot *s = &m->slots[i];

@@ -69,19 +69,21 @@ void pairmap_free(pairmap *m);
  * overwrite. Grows as needed. KVLM_ERR_NOMEM on failure. */
 kvlm_status pairmap_put(pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t id, int overwrite);
 
-static inline uint32_t pairmap_home(const pairmap *m, int32_t a, int32_t b) {
-    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->mask;
+static inline uint64_t pairmap_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
+
+/* The slot where the probe for key starts in a table of mask + 1 slots. */
+static inline uint32_t pair_home(uint64_t key, uint32_t mask) {
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
 static inline void pairmap_prefetch(const pairmap *m, int32_t a, int32_t b) {
-    if (m->slots) __builtin_prefetch(&m->slots[pairmap_home(m, a, b)], 1);
+    if (m->slots) __builtin_prefetch(&m->slots[pair_home(pairmap_key(a, b), m->mask)], 1);
 }
 
 static inline const pair_slot *pairmap_get(const pairmap *m, int32_t a, int32_t b) {
     if (!m->slots) return NULL;
-    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    uint32_t i = pairmap_home(m, a, b);
+    uint64_t key = pairmap_key(a, b);
+    uint32_t i = pair_home(key, m->mask);
     for (;;) {
         const pair_slot *s = &m->slots[i];
         if (s->key == key) return s;
