@@ -48,10 +48,23 @@ typedef enum {
     KVLM_KERNELS_AVX512 = 3,
 } kvlm_kernels;
 
+/* What the matmuls multiply Q8_0/Q4_0 weights with. F32 (the default):
+ * FP32 activations, weights widened exactly, results equal the reference up
+ * to float rounding. Q8: each token's input quantized once per block of 32 to
+ * int8 with an FP32 scale (as llama.cpp does for these types), integer dot
+ * products (VNNI): faster prefill, logits within the quantization error;
+ * `kvlm verify` reports how far. Other weight types always use FP32. */
+typedef enum {
+    KVLM_ACT_AUTO = 0, /* F32, or the environment variable KVLM_ACT=f32|q8 */
+    KVLM_ACT_F32 = 1,
+    KVLM_ACT_Q8 = 2,
+} kvlm_activations;
+
 typedef struct {
     int n_threads;              /* 0: the number of physical cores */
     kvlm_kernels kernels;       /* 0: AUTO (env KVLM_KERNELS=scalar|avx2|avx512 overrides AUTO) */
     const char *tokenizer_path; /* tokenizer for a llama2.c checkpoint; NULL: none or the model's own */
+    kvlm_activations activations; /* 0: AUTO (F32 unless KVLM_ACT=q8) */
 } kvlm_model_options;
 
 /* Opens a Hugging Face folder (config.json + model.safetensors or shards),
@@ -79,8 +92,8 @@ typedef struct {
     const char *weight_type;    /* the type of most weights: "bf16", "q8_0", … */
     uint64_t weight_bytes;      /* bytes of weights one token's forward pass reads */
     const char *kernels;        /* the kernel set in use: "scalar", "avx2", "avx512" */
-    const char *activations;    /* what the matmuls multiply the weights with: "f32" (no kernel set
-                                   quantizes activations; weights are widened to FP32) */
+    const char *activations;    /* what the matmuls multiply the weights with: "f32", or "q8" (int8
+                                   activations for the Q8_0/Q4_0 matrices, FP32 for the others) */
     int n_threads;
     float gen_temperature;      /* generation_config.json defaults for sampling (0 if absent) */
     float gen_top_p;

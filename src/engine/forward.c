@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/half.h"
+#include "../kernels/act_q8.h"
 #include "../kernels/kernels.h"
 #include "../kernels/quant_blocks.h"
 #include "../model/rope.h"
@@ -27,6 +28,7 @@ typedef struct {
     int accumulate;
     int64_t rows_per_task;
     int first_task;       /* index of this job's first task in the section */
+    int q8;               /* multiplies the section's int8 activations */
 } mm_job;
 
 typedef struct {
@@ -37,6 +39,9 @@ typedef struct {
     int layer;
     mm_job jobs[KVLM_MAX_JOBS];
     int n_jobs;
+    act_q8 xq;            /* the jobs' input as int8, when some job wants it */
+    const float *xq_src;
+    size_t xq_src_ld;
 } fwd_ctx;
 
 /* ---------------------------------------------------------------- matmuls */
@@ -49,7 +54,32 @@ static void matmul_task(void *p, int task, int thread) {
     const mm_job *j = &c->jobs[k];
     int64_t r0 = (int64_t)(task - j->first_task) * j->rows_per_task;
     int64_t r1 = r0 + j->rows_per_task < j->w->rows ? r0 + j->rows_per_task : j->w->rows;
-    c->m->kernels->matmul(j->w, j->x, j->x_ld, c->n, j->y, j->ldy, r0, r1, j->accumulate);
+    if (j->q8) c->m->kernels->matmul_q8(j->w, &c->xq, c->n, j->y, j->ldy, r0, r1, j->accumulate);
+    else c->m->kernels->matmul(j->w, j->x, j->x_ld, c->n, j->y, j->ldy, r0, r1, j->accumulate);
+}
+
+static void quantize_task(void *p, int t, int thread) {
+    (void)thread;
+    fwd_ctx *c = p;
+    act_q8_quantize(&c->xq, t, c->xq_src + (size_t)t * c->xq_src_ld);
+}
+
+/* In Q8 mode, the section's input once as int8 for the jobs whose weights
+ * take it (the jobs of one section read the same input). */
+static void quantize_inputs(fwd_ctx *c, int n_tok) {
+    const mm_job *first = NULL;
+    for (int i = 0; i < c->n_jobs; i++) {
+        mm_job *j = &c->jobs[i];
+        j->q8 = c->m->act_q8 && act_q8_weight(j->w) && (!first || (j->x == first->x && j->w->cols == first->w->cols));
+        if (j->q8 && !first) first = j;
+    }
+    if (!first) return;
+    int64_t groups = act_q8_groups(first->w->cols);
+    c->xq = (act_q8){.q = c->ws->xq, .d = c->ws->xq_d, .sum = c->ws->xq_sum, .cols = first->w->cols,
+                     .q_ld = (size_t)groups * ACT_Q8_GROUP_BYTES, .s_ld = (size_t)groups * ACT_Q8_GROUP_BLOCKS};
+    c->xq_src = first->x;
+    c->xq_src_ld = first->x_ld;
+    pool_run(c->m->pool, n_tok, quantize_task, c);
 }
 
 static void add_job(fwd_ctx *c, const kvlm_weight *w, const float *x, size_t x_ld, float *y, size_t ldy,
@@ -73,6 +103,7 @@ static void run_jobs(fwd_ctx *c, int n_tok) {
         total += (int)((j->w->rows + per - 1) / per);
     }
     c->n = n_tok;
+    quantize_inputs(c, n_tok);
     pool_run(c->m->pool, total, matmul_task, c);
     c->n_jobs = 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../kernels/act_q8.h"
 #include "../kernels/kernels.h"
 #include "threadpool.h"
 
@@ -19,6 +20,9 @@ static void workspace_free(kvlm_workspace *ws) {
     free(ws->hb);
     free(ws->hb2);
     free(ws->scores);
+    free(ws->xq);
+    free(ws->xq_d);
+    free(ws->xq_sum);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -37,6 +41,15 @@ static int workspace_init(kvlm_workspace *ws, const kvlm_model *m, int n_ctx) {
     ws->scores_n_ctx = n_ctx;
     ws->scores = malloc((size_t)pool_size(m->pool) * (size_t)n_ctx * sizeof(float));
     ok &= ws->scores != NULL;
+    if (m->act_q8) {
+        size_t k_max = dim > q ? dim : q;
+        if (hid > k_max) k_max = hid;
+        size_t groups = (size_t)act_q8_groups((int64_t)k_max);
+        ws->xq = malloc(B * groups * ACT_Q8_GROUP_BYTES);
+        ws->xq_d = malloc(B * groups * ACT_Q8_GROUP_BLOCKS * sizeof(float));
+        ws->xq_sum = malloc(B * groups * ACT_Q8_GROUP_BLOCKS * sizeof(int32_t));
+        ok &= ws->xq && ws->xq_d && ws->xq_sum;
+    }
     if (!ok) workspace_free(ws);
     return ok;
 }

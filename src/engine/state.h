@@ -22,6 +22,11 @@ typedef struct {
     float *hb, *hb2; /* [CHUNK][hidden] */
     float *scores; /* [n_threads][n_ctx] one attention score row per thread */
     int scores_n_ctx;
+    /* Q8 activations (model->act_q8 only): a matmul's input quantized once,
+     * room for CHUNK tokens of the longest input (act_q8.h's layout) */
+    int8_t *xq;
+    float *xq_d;
+    int32_t *xq_sum;
 } kvlm_workspace;
 
 struct kvlm_state {

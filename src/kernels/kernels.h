@@ -10,6 +10,8 @@
 #include "../model/model.h"
 #include "kvlm.h"
 
+struct act_q8;
+
 typedef struct kvlm_kernel_set {
     const char *name;
 
@@ -17,6 +19,11 @@ typedef struct kvlm_kernel_set {
      * r in [r0, r1) and tokens t < n_tok; x_t (FP32) is at x + t * x_ld. */
     void (*matmul)(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
                    int64_t r1, int accumulate);
+
+    /* The same product on int8 activations (act_q8.h) for Q8_0/Q4_0
+     * weights, in its canonical order: equal, bit for bit, in every set. */
+    void (*matmul_q8)(const kvlm_weight *w, const struct act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
+                      int64_t r1, int accumulate);
 
     /* Causal attention of one query head over n cached positions:
      * out = softmax(q·K^T * scale) V, FP32 math over an F16 or F32 cache

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../format/ggml_types.h"
+#include "act_q8.h"
 #include "kernels.h"
 #include "quant_blocks.h"
 
@@ -403,5 +404,6 @@ static void avx2_attend(const float *q, const void *k, const void *v, int kv_f16
 const kvlm_kernel_set kvlm_kernels_avx2 = {
     .name = "avx2",
     .matmul = avx2_matmul,
+    .matmul_q8 = act_q8_matmul_scalar,
     .attend = avx2_attend,
 };

@@ -6,6 +6,7 @@
 
 #include "../core/half.h"
 #include "../format/ggml_types.h"
+#include "act_q8.h"
 #include "kernels.h"
 #include "quant_blocks.h"
 
@@ -81,6 +82,7 @@ static void scalar_attend(const float *q, const void *k, const void *v, int kv_f
 const kvlm_kernel_set kvlm_kernels_scalar = {
     .name = "scalar",
     .matmul = scalar_matmul,
+    .matmul_q8 = act_q8_matmul_scalar,
     .attend = scalar_attend,
 };
 

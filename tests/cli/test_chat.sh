@@ -5,25 +5,10 @@
 # system prompt, a context that fills (between turns and during an answer),
 # the timing table, and the errors.
 set -u
-BIN=${KVLM_BIN:?KVLM_BIN is not set}
-WORK=${KVLM_BUILD_DIR:-.}
-SHARED=${KVLM_SHARED_DIR:-../shared}
-SYNTH=$WORK/synth-small
-if [ ! -f "$SYNTH/config.json" ]; then
-    echo "SKIP: $SYNTH is absent (the synth_small fixture did not run; it needs the shared reference data)"
-    exit 77
-fi
-W=$(mktemp -d "$WORK/chat.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/lib.sh"
+need_synth
+scratch chat
 CHAT=(chat -m "$SYNTH" -t 2)
-pass=0
-fails=0
-ok() { pass=$((pass + 1)); }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-    [ -s "$W/err" ] && sed 's/^/  stderr: /' "$W/err" | head -30
-}
 
 # 1. Two turns, twice: the same answers; the second turn reuses the first's tokens.
 printf 'Hello there\nWhat is two plus two?\n' | "$BIN" "${CHAT[@]}" -n 6 >"$W/a" 2>"$W/err"
@@ -107,5 +92,4 @@ if [ -f "$ST/stories260K.bin" ]; then
         --tokenizer "$ST/tok512.bin"
 fi
 
-echo "$pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish

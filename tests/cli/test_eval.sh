@@ -6,13 +6,10 @@
 # and without prefix reuse to the same outputs, with the table, the smoke case
 # and the comparisons; malformed packs are refused before anything runs.
 set -u
-BIN=${KVLM_BIN:?KVLM_BIN is not set}
-WORK=${KVLM_BUILD_DIR:-.}
-SHARED=${KVLM_SHARED_DIR:-../shared}
+. "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PACKS=$ROOT/packs
 ST=$SHARED/models/stories260K
-SYNTH=$WORK/synth-small
 if [ ! -f "$ST/stories260K.bin" ]; then
     echo "SKIP: $ST is absent (the shared reference data is not beside the checkout)"
     exit 77
@@ -21,17 +18,8 @@ if ! command -v jq >/dev/null; then
     echo "SKIP: jq is absent (needed to read kvlm eval --json)"
     exit 77
 fi
-W=$(mktemp -d "$WORK/eval.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
+scratch eval
 STORIES=(-m "$ST/stories260K.bin" --tokenizer "$ST/tok512.bin" -t 1)
-pass=0
-fails=0
-ok() { pass=$((pass + 1)); }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-    [ -s "$W/err" ] && sed 's/^/  stderr: /' "$W/err" | head -30
-}
 
 # 1. The packs are well-formed JSON Lines with the cases the issue lists
 for p in translation-fr copyedit stories-completion; do
@@ -148,5 +136,4 @@ printf '{"id": "x", "task": "copyedit", "input": "hello"}\n' >"$W/ce.jsonl"
 "$BIN" eval "${STORIES[@]}" --no-smoke "$W/ce.jsonl" >"$W/out" 2>"$W/err"
 if [ $? = 1 ] && grep -q "^error: ce.jsonl:1 (x): .*chat template" "$W/out"; then ok; else fail "a failing case"; fi
 
-echo "$pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,27 +7,15 @@
 # sampling flags and the model's generation_config defaults; empty and
 # over-long prompts; bad flags.
 set -u
-BIN=${KVLM_BIN:?KVLM_BIN is not set}
-SHARED=${KVLM_SHARED_DIR:-../shared}
-WORK=${KVLM_BUILD_DIR:-.}
+. "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ST=$SHARED/models/stories260K
 if [ ! -f "$ST/stories260K.bin" ] || [ ! -f "$ST/tok512.bin" ]; then
     echo "SKIP: $ST is absent (the shared reference data is not beside the checkout)"
     exit 77
 fi
-W=$(mktemp -d "$WORK/run.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
+scratch run
 STORIES=(-m "$ST/stories260K.bin" --tokenizer "$ST/tok512.bin" -t 1)
-SYNTH=$WORK/synth-small
-pass=0
-fails=0
-ok() { pass=$((pass + 1)); }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-    [ -s "$W/err" ] && sed 's/^/  stderr: /' "$W/err" | head -20
-}
 
 # expect_fail NAME CODE NEEDLE -- args...: exit CODE, stderr holds NEEDLE, stdout empty.
 expect_fail() {
@@ -159,5 +147,4 @@ expect_fail "missing model" 1 "nothere" -- -m "$W/nothere.bin" -p x
 expect_fail "no tokenizer" 1 "--tokenizer" -- -m "$ST/stories260K.bin" -p x
 expect_fail "bad ctx" 1 "n_ctx 100000 is out of range" -- "${STORIES[@]}" -p x --ctx 100000
 
-echo "$pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish

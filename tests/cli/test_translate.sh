@@ -5,25 +5,10 @@
 # stdin line (each from a clean state: the same as one request at a time),
 # the timing table with the prefill time the prefix cache saves, and bad input.
 set -u
-BIN=${KVLM_BIN:?KVLM_BIN is not set}
-WORK=${KVLM_BUILD_DIR:-.}
-SHARED=${KVLM_SHARED_DIR:-../shared}
-SYNTH=$WORK/synth-small
-if [ ! -f "$SYNTH/config.json" ]; then
-    echo "SKIP: $SYNTH is absent (the synth_small fixture did not run; it needs the shared reference data)"
-    exit 77
-fi
-W=$(mktemp -d "$WORK/translate.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/lib.sh"
+need_synth
+scratch translate
 M=(-m "$SYNTH" -t 2)
-pass=0
-fails=0
-ok() { pass=$((pass + 1)); }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-    [ -s "$W/err" ] && sed 's/^/  stderr: /' "$W/err" | head -30
-}
 
 # 1. The system prompts
 if [ "$("$BIN" translate --to French --print-prompt)" = \
@@ -111,5 +96,4 @@ if [ -f "$ST/stories260K.bin" ]; then
     expect_fail copyedit "no chat template" 1 "chat template" -- -m "$ST/stories260K.bin" --tokenizer "$ST/tok512.bin" "Hello"
 fi
 
-echo "$pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -101,6 +101,7 @@ typedef struct {
     int json;
     int ctx;
     kvlm_kernels kernels;
+    kvlm_activations act;
 } bench_opts;
 
 static void ids_for(int32_t *ids, int n, int vocab) {
@@ -111,7 +112,7 @@ static void ids_for(int32_t *ids, int n, int vocab) {
 static double open_to_first_logits(const bench_opts *o, int vocab) {
     float *logits = malloc(sizeof(float) * (size_t)vocab);
     double t0 = kvlm_now_ms();
-    kvlm_model_options mo = {.n_threads = o->threads, .kernels = o->kernels};
+    kvlm_model_options mo = {.n_threads = o->threads, .kernels = o->kernels, .activations = o->act};
     kvlm_model *m = kvlm_model_open(o->model, &mo);
     kvlm_state *s = m ? kvlm_state_new(m, NULL) : NULL;
     int32_t id = 1;
@@ -133,7 +134,7 @@ static uint64_t file_bytes(const char *path) {
 }
 
 static int run_bench(const bench_opts *o) {
-    kvlm_model_options mo = {.n_threads = o->threads, .kernels = o->kernels};
+    kvlm_model_options mo = {.n_threads = o->threads, .kernels = o->kernels, .activations = o->act};
     kvlm_model *m = kvlm_model_open(o->model, &mo);
     if (!m) {
         fprintf(stderr, "kvlm bench: %s\n", kvlm_last_error());
@@ -204,6 +205,7 @@ static int run_bench(const bench_opts *o) {
         json_object_set_new(out, "format", json_string(info.source_format));
         json_object_set_new(out, "weight_type", json_string(info.weight_type));
         json_object_set_new(out, "kernels", json_string(info.kernels));
+        json_object_set_new(out, "activations", json_string(info.activations));
         json_object_set_new(out, "threads", json_integer(info.n_threads));
         json_object_set_new(out, "repetitions", json_integer(o->reps));
         json_object_set_new(out, "weight_bytes_per_token", json_integer((json_int_t)info.weight_bytes));
@@ -223,8 +225,8 @@ static int run_bench(const bench_opts *o) {
         free(text);
     } else {
         json_decref(pp);
-        printf("model    %s (%s, %s), kernels %s, %d threads, median of %d runs\n", o->model, info.source_format,
-               info.weight_type, info.kernels, info.n_threads, o->reps);
+        printf("model    %s (%s, %s), kernels %s, %s activations, %d threads, median of %d runs\n", o->model,
+               info.source_format, info.weight_type, info.kernels, info.activations, info.n_threads, o->reps);
         printf("weights  %.1f MB read per token\n", (double)info.weight_bytes / 1e6);
         printf("| test                  |     result |\n|-----------------------|------------|\n");
         printf("| open → first logits   | %7.1f ms |\n", open_ms);
@@ -246,7 +248,8 @@ static int run_bench(const bench_opts *o) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: kvlm bench -m MODEL [-p 64,512] [-n 128] [-t THREADS] [-r 5] [--json] [--kernels scalar|avx2|avx512]\n");
+    fprintf(f, "usage: kvlm bench -m MODEL [-p 64,512] [-n 128] [-t THREADS] [-r 5] [--json] [--kernels scalar|avx2|avx512]\n"
+               "                  [--act f32|q8]   (q8: int8 activations for Q8_0/Q4_0 weights)\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -256,9 +259,10 @@ int cmd_bench(int argc, char **argv) {
                                          {"decode", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
                                          {"reps", required_argument, 0, 'r'},  {"json", no_argument, 0, 'j'},
                                          {"kernels", required_argument, 0, 'k'}, {"ctx", required_argument, 0, 'c'},
-                                         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+                                         {"act", required_argument, 0, 'a'},   {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:p:n:t:r:jk:c:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:p:n:t:r:jk:c:a:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': o.model = optarg; break;
         case 'p': {
@@ -282,6 +286,14 @@ int cmd_bench(int argc, char **argv) {
             o.kernels = !strcmp(optarg, "scalar") ? KVLM_KERNELS_SCALAR
                         : !strcmp(optarg, "avx2") ? KVLM_KERNELS_AVX2
                         : !strcmp(optarg, "avx512") ? KVLM_KERNELS_AVX512 : KVLM_KERNELS_AUTO;
+            break;
+        case 'a':
+            if (!strcmp(optarg, "q8")) o.act = KVLM_ACT_Q8;
+            else if (!strcmp(optarg, "f32")) o.act = KVLM_ACT_F32;
+            else {
+                fprintf(stderr, "kvlm bench: --act %s: expected f32 or q8\n", optarg);
+                return 2;
+            }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
