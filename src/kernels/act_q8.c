@@ -60,29 +60,36 @@ static float weight_block(uint32_t type, const void *row, int64_t b, int8_t out[
     return f16_to_f32(blk->d);
 }
 
+/* Row by row; each weight block decoded once and met by every token, whose
+ * lanes keep the canonical order (blocks ascending per lane). */
 void act_q8_matmul_scalar(const kvlm_weight *w, const act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
                           int64_t r1, int accumulate) {
+    enum { TOK = 16 };
     int64_t nb = w->cols / ACT_Q8_BLOCK, padded = (int64_t)x->s_ld;
+    int off[ACT_Q8_BLOCK]; /* element i of a block within its group's interleaved bytes */
+    for (int i = 0; i < ACT_Q8_BLOCK; i++) off[i] = (i / 4) * 64 + i % 4;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        for (int t = 0; t < n_tok; t++) {
-            const int8_t *xq = x->q + (size_t)t * x->q_ld;
-            const float *xd = x->d + (size_t)t * x->s_ld;
-            float acc[16] = {0};
+        for (int t0 = 0; t0 < n_tok; t0 += TOK) {
+            int nt = n_tok - t0 < TOK ? n_tok - t0 : TOK;
+            float acc[TOK][16] = {{0}};
             for (int64_t b = 0; b < padded; b++) {
-                int32_t isum = 0;
-                float dw = 0;
-                if (b < nb) {
-                    int8_t wq[ACT_Q8_BLOCK];
-                    dw = weight_block(w->type, row, b, wq);
-                    for (int i = 0; i < ACT_Q8_BLOCK; i++) isum += wq[i] * xq[act_q8_at(b * ACT_Q8_BLOCK + i)];
+                int8_t wq[ACT_Q8_BLOCK] = {0};
+                float dw = b < nb ? weight_block(w->type, row, b, wq) : 0.0f;
+                size_t base = (size_t)((b / ACT_Q8_GROUP_BLOCKS) * ACT_Q8_GROUP_BYTES + (b % ACT_Q8_GROUP_BLOCKS) * 4);
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *xq = x->q + (size_t)(t0 + t) * x->q_ld + base;
+                    int32_t isum = 0;
+                    for (int i = 0; i < ACT_Q8_BLOCK; i++) isum += wq[i] * xq[off[i]];
+                    float s = dw * x->d[(size_t)(t0 + t) * x->s_ld + (size_t)b];
+                    acc[t][b % 16] = fmaf((float)isum, s, acc[t][b % 16]);
                 }
-                float s = dw * xd[b];
-                acc[b % 16] = fmaf((float)isum, s, acc[b % 16]);
             }
-            float v = act_q8_reduce(acc);
-            float *dst = y + (size_t)t * ldy + (size_t)r;
-            *dst = accumulate ? *dst + v : v;
+            for (int t = 0; t < nt; t++) {
+                float v = act_q8_reduce(acc[t]);
+                float *dst = y + (size_t)(t0 + t) * ldy + (size_t)r;
+                *dst = accumulate ? *dst + v : v;
+            }
         }
     }
 }

@@ -5,13 +5,13 @@
  * bit on every kernel set (the canonical order holds across the
  * decode/prefill switch), and the logits stay within the quantization error
  * of the FP32-activation logits of the same file: max |Δ| ≤ 5% of the largest
- * logit (measured 2.5-2.9%), and not equal (the mode did run). */
+ * logit (measured 2.7% on both files), and not equal (the mode did run). */
 #include <math.h>
 #include <string.h>
 
 #include "test_util.h"
 
-enum { N = 37 };
+enum { N = 12 }; /* a prefill of 12 (tiles and a tail), then 12 decode steps */
 
 static float *prompt_logits(const char *path, kvlm_kernels k, kvlm_activations act, int one_by_one, int *vocab) {
     kvlm_model_options mo = {.n_threads = 2, .kernels = k, .activations = act};
