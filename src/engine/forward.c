@@ -40,8 +40,7 @@ typedef struct {
     mm_job jobs[KVLM_MAX_JOBS];
     int n_jobs;
     act_q8 xq;            /* the jobs' input as int8, when some job wants it */
-    const float *xq_src;
-    size_t xq_src_ld;
+    const mm_job *xq_job; /* the first job that does: its x is what xq holds */
 } fwd_ctx;
 
 /* ---------------------------------------------------------------- matmuls */
@@ -61,7 +60,7 @@ static void matmul_task(void *p, int task, int thread) {
 static void quantize_task(void *p, int t, int thread) {
     (void)thread;
     fwd_ctx *c = p;
-    act_q8_quantize(&c->xq, t, c->xq_src + (size_t)t * c->xq_src_ld);
+    act_q8_quantize(&c->xq, t, c->xq_job->x + (size_t)t * c->xq_job->x_ld);
 }
 
 /* In Q8 mode, the section's input once as int8 for the jobs whose weights
@@ -77,8 +76,7 @@ static void quantize_inputs(fwd_ctx *c, int n_tok) {
     int64_t groups = act_q8_groups(first->w->cols);
     c->xq = (act_q8){.q = c->ws->xq, .d = c->ws->xq_d, .sum = c->ws->xq_sum, .cols = first->w->cols,
                      .q_ld = (size_t)groups * ACT_Q8_GROUP_BYTES, .s_ld = (size_t)groups * ACT_Q8_GROUP_BLOCKS};
-    c->xq_src = first->x;
-    c->xq_src_ld = first->x_ld;
+    c->xq_job = first;
     pool_run(c->m->pool, n_tok, quantize_task, c);
 }
 

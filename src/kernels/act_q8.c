@@ -33,11 +33,11 @@ void act_q8_quantize(act_q8 *a, int t, const float *x) {
         float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
         int32_t s = 0;
         /* |x·id| <= 127 up to one rounding, so the value fits an int8 */
-        int8_t *qg = q + (b / ACT_Q8_GROUP_BLOCKS) * ACT_Q8_GROUP_BYTES + (b % ACT_Q8_GROUP_BLOCKS) * 4;
+        int8_t *qb = q + act_q8_block_at(b);
         for (int i = 0; i < ACT_Q8_BLOCK; i++) {
             int v = round_half_even(xb[i] * id);
             v = v > 127 ? 127 : v < -127 ? -127 : v;
-            qg[(i / 4) * 64 + i % 4] = (int8_t)v;
+            qb[act_q8_elem_at(i)] = (int8_t)v;
             s += v;
         }
         d[b] = db;
@@ -66,8 +66,8 @@ void act_q8_matmul_scalar(const kvlm_weight *w, const act_q8 *x, int n_tok, floa
                           int64_t r1, int accumulate) {
     enum { TOK = 16 };
     int64_t nb = w->cols / ACT_Q8_BLOCK, padded = (int64_t)x->s_ld;
-    int off[ACT_Q8_BLOCK]; /* element i of a block within its group's interleaved bytes */
-    for (int i = 0; i < ACT_Q8_BLOCK; i++) off[i] = (i / 4) * 64 + i % 4;
+    size_t off[ACT_Q8_BLOCK];
+    for (int i = 0; i < ACT_Q8_BLOCK; i++) off[i] = act_q8_elem_at(i);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         for (int t0 = 0; t0 < n_tok; t0 += TOK) {
@@ -76,7 +76,7 @@ void act_q8_matmul_scalar(const kvlm_weight *w, const act_q8 *x, int n_tok, floa
             for (int64_t b = 0; b < padded; b++) {
                 int8_t wq[ACT_Q8_BLOCK] = {0};
                 float dw = b < nb ? weight_block(w->type, row, b, wq) : 0.0f;
-                size_t base = (size_t)((b / ACT_Q8_GROUP_BLOCKS) * ACT_Q8_GROUP_BYTES + (b % ACT_Q8_GROUP_BLOCKS) * 4);
+                size_t base = act_q8_block_at(b);
                 for (int t = 0; t < nt; t++) {
                     const int8_t *xq = x->q + (size_t)(t0 + t) * x->q_ld + base;
                     int32_t isum = 0;

@@ -43,10 +43,16 @@ static inline int act_q8_weight(const kvlm_weight *w) {
     return (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) && w->cols % ACT_Q8_BLOCK == 0;
 }
 
+/* Byte offset, within a token's interleaved row, of block b's first element,
+ * and of element e (0..31) of a block relative to that: together the layout. */
+static inline size_t act_q8_block_at(int64_t b) {
+    return (size_t)((b / ACT_Q8_GROUP_BLOCKS) * ACT_Q8_GROUP_BYTES + (b % ACT_Q8_GROUP_BLOCKS) * 4);
+}
+static inline size_t act_q8_elem_at(int e) { return (size_t)((e / 4) * 64 + e % 4); }
+
 /* Byte offset of element k within a token's interleaved row. */
 static inline size_t act_q8_at(int64_t k) {
-    int64_t b = k / ACT_Q8_BLOCK, e = k % ACT_Q8_BLOCK;
-    return (size_t)((b / ACT_Q8_GROUP_BLOCKS) * ACT_Q8_GROUP_BYTES + (e / 4) * 64 + (b % ACT_Q8_GROUP_BLOCKS) * 4 + e % 4);
+    return act_q8_block_at(k / ACT_Q8_BLOCK) + act_q8_elem_at((int)(k % ACT_Q8_BLOCK));
 }
 
 /* Quantizes token t's cols floats into a (row t of its buffers). */

@@ -636,14 +636,14 @@ INLINE void q8_rows(const uint8_t *wq, const float *wd, int64_t G, const act_q8 
 
 static void avx512_matmul_q8(const kvlm_weight *w, const act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
                              int64_t r1, int add) {
-    if (w->cols > MAX_WIDEN_K) {
-        act_q8_matmul_scalar(w, x, n_tok, y, ldy, r0, r1, add);
-        return;
-    }
     int shift = w->type == GGML_TYPE_Q8_0 ? 7 : 3; /* c = 128 or 8 */
     if (n_tok <= GEMV_MAX_TOK) {
         if (w->type == GGML_TYPE_Q8_0) q8_gemv(GGML_TYPE_Q8_0, w, x, n_tok, shift, y, ldy, r0, r1, add);
         else q8_gemv(GGML_TYPE_Q4_0, w, x, n_tok, shift, y, ldy, r0, r1, add);
+        return;
+    }
+    if (w->cols > MAX_WIDEN_K) { /* rows longer than any Llama's: too big for the stack block */
+        act_q8_matmul_scalar(w, x, n_tok, y, ldy, r0, r1, add);
         return;
     }
     int64_t nb = w->cols / 32, G = act_q8_groups(w->cols);
