@@ -15,29 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forced_ids.h"
 #include "kvlm.h"
-
-static int32_t *read_forced(const char *path, int n) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    static char line[1 << 16];
-    int32_t *ids = NULL;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "greedy:", 7)) {
-            ids = malloc(sizeof(int32_t) * (size_t)n);
-            char *p = line + 7, *end;
-            for (int i = 0; ids && i < n; i++, p = end) {
-                ids[i] = (int32_t)strtol(p, &end, 10);
-                if (end == p) {
-                    free(ids);
-                    ids = NULL;
-                }
-            }
-            break;
-        }
-    fclose(f);
-    return ids;
-}
 
 static double log_sum_exp(const float *x, int n) {
     float m = x[0];
@@ -55,7 +34,7 @@ int main(int argc, char **argv) {
     }
     int steps = atoi(argv[3]);
     kvlm_model_options mo = {.n_threads = argc > 4 ? atoi(argv[4]) : 0};
-    int32_t *forced = argc > 5 ? read_forced(argv[5], steps > 0 ? steps : 1) : NULL;
+    int32_t *forced = argc > 5 ? read_forced_ids(argv[5], steps > 0 ? steps : 1) : NULL;
     FILE *other = argc > 6 ? fopen(argv[6], "rb") : NULL;
     if ((argc > 5 && !forced) || (argc > 6 && !other)) {
         fprintf(stderr, "kvlm_greedy_ids: cannot read %s\n", argc > 5 && !forced ? argv[5] : argv[6]);

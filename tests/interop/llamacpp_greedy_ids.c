@@ -15,30 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forced_ids.h"
 #include "llama.h"
-
-/* The ids of the "greedy:" line of path (n of them), or NULL. */
-static int *read_forced(const char *path, int n) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char line[1 << 16];
-    int *ids = NULL;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "greedy:", 7)) {
-            ids = malloc(sizeof(int) * (size_t)n);
-            char *p = line + 7, *end;
-            for (int i = 0; ids && i < n; i++, p = end) {
-                ids[i] = (int)strtol(p, &end, 10);
-                if (end == p) {
-                    free(ids);
-                    ids = NULL;
-                }
-            }
-            break;
-        }
-    fclose(f);
-    return ids;
-}
 
 static void quiet(enum ggml_log_level level, const char *text, void *ud) {
     (void)ud;
@@ -52,7 +30,7 @@ int main(int argc, char **argv) {
     }
     const char *prompt = argv[2];
     int steps = atoi(argv[3]), threads = argc > 4 ? atoi(argv[4]) : 2;
-    int *forced = argc > 5 ? read_forced(argv[5], steps) : NULL;
+    int32_t *forced = argc > 5 ? read_forced_ids(argv[5], steps) : NULL;
     FILE *dump = argc > 6 ? fopen(argv[6], "wb") : NULL;
     if ((argc > 5 && !forced) || (argc > 6 && !dump)) {
         fprintf(stderr, "llamacpp_greedy_ids: cannot read %s or write %s\n", argv[5], argc > 6 ? argv[6] : "");
