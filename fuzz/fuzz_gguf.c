@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/gguf.h"
+#include "fuzz_common.h"
 #include "kvlm.h"
 #include "text/tokenizer.h"
 
@@ -48,20 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     kvlm_tokenizer *tok = NULL;
     if (gguf_find(&g, "tokenizer.ggml.model") && tokenizer_from_gguf(&g, &tok) == KVLM_OK && tok) {
-        static const char text[] = "Hello world! <|eot_id|> 12345 \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x80 a\n\n b";
-        int32_t ids[256];
-        int n = kvlm_tokenize(tok, text, sizeof text - 1, KVLM_TOKENIZE_ADD_BOS | KVLM_TOKENIZE_SPECIAL, ids, 256);
-        if (n > 256) n = 256;
-        if (n > 0) {
-            char out[1024];
-            (void)kvlm_detokenize(tok, ids, n, out, sizeof out);
-        }
-        int v = kvlm_tokenizer_vocab_size(tok);
-        for (int32_t id = 0; id < v && id < 64; id++) {
-            char out[64];
-            (void)kvlm_detokenize(tok, &id, 1, out, sizeof out);
-            (void)kvlm_token_is_special(tok, id);
-        }
+        fuzz_exercise_tokenizer(tok);
         kvlm_tokenizer_free(tok);
     }
     gguf_close(&g);
