@@ -60,7 +60,7 @@ static void matmul_task(void *p, int task, int thread) {
 static void quantize_task(void *p, int t, int thread) {
     (void)thread;
     fwd_ctx *c = p;
-    act_q8_quantize(&c->xq, t, c->xq_job->x + (size_t)t * c->xq_job->x_ld);
+    c->m->kernels->quantize_q8(&c->xq, t, c->xq_job->x + (size_t)t * c->xq_job->x_ld);
 }
 
 /* In Q8 mode, the section's input once as int8 for the jobs whose weights
@@ -136,18 +136,20 @@ static void silu_task(void *p, int t, int thread) {
     (void)thread;
     fwd_ctx *c = p;
     size_t h = (size_t)c->m->cfg.hidden_dim;
-    silu_mul(c->ws->hb + t * h, c->ws->hb2 + t * h, (int)h);
+    c->m->kernels->silu_mul(c->ws->hb + t * h, c->ws->hb2 + t * h, (int)h);
 }
 
-/* RoPE on the token's keys, then K and V into its state's cache. */
-static void kv_store_task(void *p, int t, int thread) {
+/* RoPE on the token's queries and keys (all heads in one call: the angles'
+ * sines and cosines once per token), then K and V into its state's cache. */
+static void rope_store_task(void *p, int t, int thread) {
     (void)thread;
     fwd_ctx *c = p;
     const kvlm_config *cfg = &c->m->cfg;
     const fwd_token *tk = &c->toks[t];
     kvlm_state *s = tk->state;
-    int hd = cfg->head_dim, kv_dim = cfg->n_kv_heads * hd;
+    int hd = cfg->head_dim, kv_dim = cfg->n_kv_heads * hd, q_dim = cfg->n_heads * hd;
     float *k = c->ws->k + (size_t)t * kv_dim, *v = c->ws->v + (size_t)t * kv_dim;
+    rope_apply(c->ws->q + (size_t)t * q_dim, cfg->n_heads, hd, c->m->inv_freq, tk->pos, c->m->rope_interleaved);
     rope_apply(k, cfg->n_kv_heads, hd, c->m->inv_freq, tk->pos, c->m->rope_interleaved);
     for (int h = 0; h < cfg->n_kv_heads; h++) {
         size_t at = (size_t)tk->pos * hd;
@@ -166,21 +168,19 @@ static void kv_store_task(void *p, int t, int thread) {
     }
 }
 
-/* One (token, query head): RoPE on q, attention over positions 0..pos. */
+/* One (token, K/V head): attention of the query heads that share it over
+ * positions 0..pos. */
 static void attention_task(void *p, int task, int thread) {
     fwd_ctx *c = p;
     const kvlm_config *cfg = &c->m->cfg;
-    int t = task / cfg->n_heads, h = task % cfg->n_heads;
+    int t = task / cfg->n_kv_heads, kvh = task % cfg->n_kv_heads;
     const fwd_token *tk = &c->toks[t];
     kvlm_state *s = tk->state;
-    int hd = cfg->head_dim, q_dim = cfg->n_heads * hd;
-    int kvh = h / (cfg->n_heads / cfg->n_kv_heads);
-    float *q = c->ws->q + (size_t)t * q_dim + (size_t)h * hd;
-    rope_apply(q, 1, hd, c->m->inv_freq, tk->pos, c->m->rope_interleaved);
-    float *scores = s->ws.scores + (size_t)thread * s->ws.scores_n_ctx;
-    c->m->kernels->attend(q, kv_at(s, s->k_cache, c->layer, kvh), kv_at(s, s->v_cache, c->layer, kvh), s->kv_f16,
-                          tk->pos + 1, hd, 1.0f / sqrtf((float)hd), c->ws->xb + (size_t)t * q_dim + (size_t)h * hd,
-                          scores);
+    int hd = cfg->head_dim, q_dim = cfg->n_heads * hd, group = cfg->n_heads / cfg->n_kv_heads;
+    size_t at = (size_t)t * q_dim + (size_t)kvh * group * hd;
+    float *scores = s->ws.scores + (size_t)thread * s->ws.scores_per_thread;
+    c->m->kernels->attend(c->ws->q + at, group, kv_at(s, s->k_cache, c->layer, kvh), kv_at(s, s->v_cache, c->layer, kvh),
+                          s->kv_f16, tk->pos + 1, hd, 1.0f / sqrtf((float)hd), c->ws->xb + at, scores);
 }
 
 /* ------------------------------------------------------------------ layers */
@@ -200,8 +200,8 @@ static void layer_forward(fwd_ctx *c, int l) {
     add_job(c, &L->wk, ws->xb, dim, ws->k, kv_dim, 0);
     add_job(c, &L->wv, ws->xb, dim, ws->v, kv_dim, 0);
     run_jobs(c, n);
-    pool_run(m->pool, n, kv_store_task, c);
-    pool_run(m->pool, n * cfg->n_heads, attention_task, c);
+    pool_run(m->pool, n, rope_store_task, c);
+    pool_run(m->pool, n * cfg->n_kv_heads, attention_task, c);
     add_job(c, &L->wo, ws->xb, q_dim, ws->x, dim, 1);
     run_jobs(c, n);
 

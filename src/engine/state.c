@@ -38,8 +38,8 @@ static int workspace_init(kvlm_workspace *ws, const kvlm_model *m, int n_ctx) {
     ws->hb = malloc(B * hid * sizeof(float));
     ws->hb2 = malloc(B * hid * sizeof(float));
     int ok = ws->x && ws->xb && ws->q && ws->k && ws->v && ws->hb && ws->hb2;
-    ws->scores_n_ctx = n_ctx;
-    ws->scores = malloc((size_t)pool_size(m->pool) * (size_t)n_ctx * sizeof(float));
+    ws->scores_per_thread = attend_scratch(c->n_heads / c->n_kv_heads, n_ctx);
+    ws->scores = malloc((size_t)pool_size(m->pool) * ws->scores_per_thread * sizeof(float));
     ok &= ws->scores != NULL;
     if (m->act_q8) {
         size_t k_max = dim > q ? dim : q;

@@ -20,8 +20,8 @@ typedef struct {
     float *q;      /* [CHUNK][q_dim] */
     float *k, *v;  /* [CHUNK][kv_dim] */
     float *hb, *hb2; /* [CHUNK][hidden] */
-    float *scores; /* [n_threads][n_ctx] one attention score row per thread */
-    int scores_n_ctx;
+    float *scores; /* [n_threads][scores_per_thread] attention scratch per thread */
+    size_t scores_per_thread; /* attend_scratch(query heads per K/V head, n_ctx) */
     /* Q8 activations (model->act_q8 only): a matmul's input quantized once,
      * room for CHUNK tokens of the longest input (act_q8.h's layout) */
     int8_t *xq;

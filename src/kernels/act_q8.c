@@ -29,7 +29,10 @@ void act_q8_quantize(act_q8 *a, int t, const float *x) {
     for (int64_t b = 0; b < nb; b++) {
         const float *xb = x + b * ACT_Q8_BLOCK;
         float amax = 0;
-        for (int i = 0; i < ACT_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        for (int i = 0; i < ACT_Q8_BLOCK; i++) { /* fmaxf without the call: a NaN never wins */
+            float ax = fabsf(xb[i]);
+            amax = ax > amax ? ax : amax;
+        }
         float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
         int32_t s = 0;
         /* |x·id| <= 127 up to one rounding, so the value fits an int8 */

@@ -20,18 +20,31 @@ typedef struct kvlm_kernel_set {
     void (*matmul)(const kvlm_weight *w, const float *x, size_t x_ld, int n_tok, float *y, size_t ldy, int64_t r0,
                    int64_t r1, int accumulate);
 
+    /* Token t's FP32 input as int8 blocks (act_q8.h), the same bytes in
+     * every set. */
+    void (*quantize_q8)(struct act_q8 *x, int t, const float *src);
+
     /* The same product on int8 activations (act_q8.h) for Q8_0/Q4_0
      * weights, in its canonical order: equal, bit for bit, in every set. */
     void (*matmul_q8)(const kvlm_weight *w, const struct act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
                       int64_t r1, int accumulate);
 
-    /* Causal attention of one query head over n cached positions:
-     * out = softmax(q·K^T * scale) V, FP32 math over an F16 or F32 cache
-     * (kv_f16 says which). k and v point at position 0 of this head's rows
-     * (head_dim elements per position). scratch: room for n floats. */
-    void (*attend)(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
-                   float *out, float *scratch);
+    /* Causal attention of n_q query heads that share one K/V head (grouped-
+     * query attention) over n cached positions: out_h = softmax(q_h·K^T *
+     * scale) V, FP32 math over an F16 or F32 cache (kv_f16 says which). q and
+     * out hold the n_q heads side by side (head_dim each); k and v point at
+     * position 0 of the K/V head's rows (head_dim elements per position).
+     * scratch: room for attend_scratch(n_q, n) floats. */
+    void (*attend)(const float *q, int n_q, const void *k, const void *v, int kv_f16, int n, int head_dim,
+                   float scale, float *out, float *scratch);
+
+    /* gate = silu(gate) * up, n elements (the FFN's activation). */
+    void (*silu_mul)(float *gate, const float *up, int n);
 } kvlm_kernel_set;
+
+/* Floats of scratch an attend call needs: a score row per head, positions
+ * rounded up to blocks of 16. */
+static inline size_t attend_scratch(int n_q, int n) { return (size_t)n_q * (size_t)((n + 15) / 16 * 16); }
 
 extern const kvlm_kernel_set kvlm_kernels_scalar;
 #if defined(KVLM_X86)

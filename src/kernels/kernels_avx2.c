@@ -369,12 +369,8 @@ INLINE __m256 load_kv8(const void *base, int kv_f16, size_t at) {
     return _mm256_loadu_ps((const float *)base + at);
 }
 
-static void avx2_attend(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
+static void attend_head(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
                         float *out, float *scores) {
-    if (head_dim % 8 != 0 || head_dim > 256) {
-        kvlm_kernels_scalar.attend(q, k, v, kv_f16, n, head_dim, scale, out, scores);
-        return;
-    }
     int nv = head_dim / 8;
     __m256 qv[32];
     for (int i = 0; i < nv; i++) qv[i] = _mm256_loadu_ps(q + 8 * i);
@@ -401,9 +397,21 @@ static void avx2_attend(const float *q, const void *k, const void *v, int kv_f16
     for (int i = 0; i < nv; i++) _mm256_storeu_ps(out + 8 * i, o[i]);
 }
 
+static void avx2_attend(const float *q, int n_q, const void *k, const void *v, int kv_f16, int n, int head_dim,
+                        float scale, float *out, float *scores) {
+    if (head_dim % 8 != 0 || head_dim > 256) {
+        kvlm_kernels_scalar.attend(q, n_q, k, v, kv_f16, n, head_dim, scale, out, scores);
+        return;
+    }
+    for (int h = 0; h < n_q; h++)
+        attend_head(q + (size_t)h * head_dim, k, v, kv_f16, n, head_dim, scale, out + (size_t)h * head_dim, scores);
+}
+
 const kvlm_kernel_set kvlm_kernels_avx2 = {
     .name = "avx2",
     .matmul = avx2_matmul,
+    .quantize_q8 = act_q8_quantize,
     .matmul_q8 = act_q8_matmul_scalar,
     .attend = avx2_attend,
+    .silu_mul = silu_mul,
 };

@@ -684,6 +684,46 @@ static void avx512_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int
     else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
 }
 
+/* ------------------------------------------------------ int8 quantizer */
+
+/* act_q8_quantize's arithmetic, 16 lanes at a time: the same max (NaN never
+ * wins: max_ps returns its second operand then, as fmaxf drops NaN), the
+ * same IEEE divisions, and cvtps2dq's round-half-even in place of the
+ * magic-number rounding; NaN products go to 0 as they come out there. Each
+ * block's 8 dwords land 64 bytes apart (the interleaved layout) by one
+ * scatter. */
+static void avx512_quantize_q8(act_q8 *a, int t, const float *x) {
+    int8_t *q = a->q + (size_t)t * a->q_ld;
+    float *d = a->d + (size_t)t * a->s_ld;
+    int32_t *sum = a->sum + (size_t)t * a->s_ld;
+    int64_t nb = a->cols / ACT_Q8_BLOCK;
+    if ((size_t)nb < a->s_ld) { /* a partial last group: its padding blocks are zero */
+        int64_t g0 = nb / ACT_Q8_GROUP_BLOCKS * ACT_Q8_GROUP_BLOCKS;
+        memset(q + act_q8_block_at(g0), 0, a->q_ld - act_q8_block_at(g0));
+        memset(d + nb, 0, sizeof(float) * (a->s_ld - (size_t)nb));
+        memset(sum + nb, 0, sizeof(int32_t) * (a->s_ld - (size_t)nb));
+    }
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    const __m512i lim = _mm512_set1_epi32(127), nlim = _mm512_set1_epi32(-127);
+    const __m256i dword_at = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448);
+    for (int64_t b = 0; b < nb; b++) {
+        __m512 x0 = _mm512_loadu_ps(x + b * ACT_Q8_BLOCK), x1 = _mm512_loadu_ps(x + b * ACT_Q8_BLOCK + 16);
+        __m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_andnot_ps(sign, x1), m);
+        float amax = _mm512_reduce_max_ps(m);
+        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        __m512 s0 = _mm512_mul_ps(x0, _mm512_set1_ps(id)), s1 = _mm512_mul_ps(x1, _mm512_set1_ps(id));
+        __m512i v0 = _mm512_maskz_cvtps_epi32(_mm512_cmp_ps_mask(s0, s0, _CMP_ORD_Q), s0);
+        __m512i v1 = _mm512_maskz_cvtps_epi32(_mm512_cmp_ps_mask(s1, s1, _CMP_ORD_Q), s1);
+        v0 = _mm512_max_epi32(_mm512_min_epi32(v0, lim), nlim);
+        v1 = _mm512_max_epi32(_mm512_min_epi32(v1, lim), nlim);
+        sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(v0, v1));
+        d[b] = db;
+        __m256i bytes = _mm256_set_m128i(_mm512_cvtepi32_epi8(v1), _mm512_cvtepi32_epi8(v0));
+        _mm256_i32scatter_epi32(q + act_q8_block_at(b), dword_at, bytes, 1);
+    }
+}
+
 /* ---------------------------------------------------------------- attention */
 
 INLINE __m512 load_kv(const void *base, int kv_f16, size_t at, __mmask16 m) {
@@ -691,46 +731,190 @@ INLINE __m512 load_kv(const void *base, int kv_f16, size_t at, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, (const float *)base + at);
 }
 
+/* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial
+ * (~1 ulp), times 2^n by scalef, which goes to 0 or infinity at the ends
+ * instead of wrapping the exponent. x is first held to [-104, 89] (e^-104 is
+ * below the smallest subnormal, e^89 above FLT_MAX); NaN passes through
+ * (max/min return their second operand, x, when it is NaN). */
+INLINE __m512 exp_ps(__m512 x) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* gate = silu(gate) * up = gate / (1 + e^-gate) * up, as the scalar path
+ * computes it, with exp_ps for expf. */
+static void avx512_silu_mul(float *gate, const float *up, int n) {
+    const __m512 one = _mm512_set1_ps(1.0f), neg = _mm512_set1_ps(-0.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = (__mmask16)(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+        __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        __m512 e = exp_ps(_mm512_xor_ps(g, neg));
+        __m512 y = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, up + i));
+        _mm512_mask_storeu_ps(gate + i, m, y);
+    }
+}
+
 /* Scores for all positions, one softmax, then the weighted sum of V: the
- * same two passes as the scalar reference, vectorized over head_dim. */
-static void avx512_attend(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
-                          float *out, float *scores) {
-    int nv = (head_dim + 15) / 16;
-    __m512 qv[32];
-    __mmask16 mk[32];
-    for (int i = 0; i < nv; i++) {
+ * same two passes as the scalar reference, vectorized over head_dim (NV
+ * vectors of 16) for the dot products and over positions for the softmax.
+ * Inlined with NV constant so q and the output stay in registers; the cache
+ * rows are prefetched a few positions ahead (they come from memory: the
+ * weights streamed since the last token have evicted them). */
+INLINE void attend_nv(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
+                      float *out, float *scores, const int NV) {
+    __m512 qv[NV], o[NV];
+    __mmask16 mk[NV];
+    size_t esz = kv_f16 ? 2 : 4, row = (size_t)head_dim * esz;
+    for (int i = 0; i < NV; i++) {
         int left = head_dim - 16 * i;
-        mk[i] = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
-        qv[i] = _mm512_maskz_loadu_ps(mk[i], q + 16 * i);
+        mk[i] = (__mmask16)(left >= 16 ? 0xffff : left <= 0 ? 0 : (1u << left) - 1);
+        qv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[i], q + 16 * i), _mm512_set1_ps(scale));
     }
-    float mx = -INFINITY;
+    enum { AHEAD = 8 };
     for (int j = 0; j < n; j++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int i = 0; i < nv; i++)
+        if (j + AHEAD < n)
+            for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)k + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+        __m512 acc = _mm512_mul_ps(qv[0], load_kv(k, kv_f16, (size_t)j * head_dim, mk[0]));
+        for (int i = 1; i < NV; i++)
             acc = _mm512_fmadd_ps(qv[i], load_kv(k, kv_f16, (size_t)j * head_dim + 16 * i, mk[i]), acc);
-        float s = _mm512_reduce_add_ps(acc) * scale;
-        scores[j] = s;
-        if (s > mx) mx = s;
+        scores[j] = _mm512_reduce_add_ps(acc);
     }
-    float sum = 0;
-    for (int j = 0; j < n; j++) {
-        scores[j] = expf(scores[j] - mx);
-        sum += scores[j];
+    __m512 mxv = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+        mxv = _mm512_mask_max_ps(mxv, m, mxv, _mm512_maskz_loadu_ps(m, scores + j));
     }
-    float inv = 1.0f / sum;
-    __m512 o[32];
-    for (int i = 0; i < nv; i++) o[i] = _mm512_setzero_ps();
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(mxv)), sumv = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+        __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + j), mx));
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sumv = _mm512_mask_add_ps(sumv, m, sumv, e);
+    }
+    float inv = 1.0f / _mm512_reduce_add_ps(sumv);
+    for (int i = 0; i < NV; i++) o[i] = _mm512_setzero_ps();
     for (int j = 0; j < n; j++) {
-        __m512 p = _mm512_set1_ps(scores[j] * inv);
-        for (int i = 0; i < nv; i++)
+        if (j + AHEAD < n)
+            for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)v + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+        __m512 p = _mm512_set1_ps(scores[j]);
+        for (int i = 0; i < NV; i++)
             o[i] = _mm512_fmadd_ps(p, load_kv(v, kv_f16, (size_t)j * head_dim + 16 * i, mk[i]), o[i]);
     }
-    for (int i = 0; i < nv; i++) _mm512_mask_storeu_ps(out + 16 * i, mk[i], o[i]);
+    for (int i = 0; i < NV; i++) _mm512_mask_storeu_ps(out + 16 * i, mk[i], _mm512_mul_ps(o[i], _mm512_set1_ps(inv)));
+}
+
+static void attend_head(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
+                        float *out, float *scores) {
+    int nv = (head_dim + 15) / 16;
+    if (nv == 4) attend_nv(q, k, v, kv_f16, n, head_dim, scale, out, scores, 4);
+    else if (nv == 8) attend_nv(q, k, v, kv_f16, n, head_dim, scale, out, scores, 8);
+    else if (nv <= 2) attend_nv(q, k, v, kv_f16, n, head_dim, scale, out, scores, 2);
+    else if (nv <= 16) attend_nv(q, k, v, kv_f16, n, head_dim, scale, out, scores, 16);
+    else attend_nv(q, k, v, kv_f16, n, head_dim, scale, out, scores, 32);
+}
+
+/* Four query heads of 64 over one K/V head (Llama 3.2 1B's grouping): each
+ * cache row is loaded once for the four. Scores sit in blocks of 4
+ * positions × 4 heads, head-major (element 4h + p of block j/4), so each
+ * 128-bit lane of a block vector is one head: the softmax's per-head max and
+ * sum are in-lane reductions. The four dot products of a position reduce
+ * together (two rounds of lane shuffles), and four positions' leftovers
+ * together (two rounds of unpacks). */
+static void attend4_hd64(const float *q, const void *k, const void *v, int kv_f16, int n, float scale, float *out,
+                         float *scores) {
+    enum { HD = 64, AHEAD = 8 };
+    size_t row = (size_t)HD * (kv_f16 ? 2 : 4);
+    __m512 qv[4][4];
+    for (int h = 0; h < 4; h++)
+        for (int i = 0; i < 4; i++) qv[h][i] = _mm512_mul_ps(_mm512_loadu_ps(q + h * HD + 16 * i), _mm512_set1_ps(scale));
+    int nb = (n + 3) / 4; /* blocks of 4 positions */
+    for (int blk = 0; blk < nb; blk++) {
+        __m512 part[4];
+        for (int p = 0; p < 4; p++) {
+            int j = 4 * blk + p;
+            if (j + AHEAD < n)
+                for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)k + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+            __mmask16 live = j < n ? 0xffff : 0; /* past the end: zero rows, masked to -inf below */
+            __m512 kr[4], acc[4];
+            for (int i = 0; i < 4; i++) kr[i] = load_kv(k, kv_f16, (size_t)(j < n ? j : 0) * HD + 16 * i, live);
+            for (int h = 0; h < 4; h++) {
+                acc[h] = _mm512_mul_ps(qv[h][0], kr[0]);
+                for (int i = 1; i < 4; i++) acc[h] = _mm512_fmadd_ps(qv[h][i], kr[i], acc[h]);
+            }
+            __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(acc[0], acc[1], 0x44), _mm512_shuffle_f32x4(acc[0], acc[1], 0xEE));
+            __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2], acc[3], 0x44), _mm512_shuffle_f32x4(acc[2], acc[3], 0xEE));
+            /* lane h: four partial sums of head h */
+            part[p] = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+        }
+        __m512 u = _mm512_add_ps(_mm512_unpacklo_ps(part[0], part[1]), _mm512_unpackhi_ps(part[0], part[1]));
+        __m512 w = _mm512_add_ps(_mm512_unpacklo_ps(part[2], part[3]), _mm512_unpackhi_ps(part[2], part[3]));
+        __m512 sc = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(u), _mm512_castps_pd(w))),
+                                  _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(u), _mm512_castps_pd(w))));
+        int left = n - 4 * blk;
+        if (left < 4) { /* positions past n get no weight */
+            __mmask16 past = (__mmask16)(((0xf << left) & 0xf) * 0x1111);
+            sc = _mm512_mask_mov_ps(sc, past, _mm512_set1_ps(-INFINITY));
+        }
+        _mm512_storeu_ps(scores + 16 * blk, sc);
+    }
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int blk = 0; blk < nb; blk++) mx = _mm512_max_ps(mx, _mm512_loadu_ps(scores + 16 * blk));
+    mx = _mm512_max_ps(mx, _mm512_permute_ps(mx, 0x4E));
+    mx = _mm512_max_ps(mx, _mm512_permute_ps(mx, 0xB1));
+    __m512 sum = _mm512_setzero_ps();
+    for (int blk = 0; blk < nb; blk++) {
+        __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(scores + 16 * blk), mx));
+        _mm512_storeu_ps(scores + 16 * blk, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    sum = _mm512_add_ps(sum, _mm512_permute_ps(sum, 0x4E));
+    sum = _mm512_add_ps(sum, _mm512_permute_ps(sum, 0xB1));
+    float inv[16];
+    _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));
+    __m512 o[4][4];
+    for (int h = 0; h < 4; h++)
+        for (int i = 0; i < 4; i++) o[h][i] = _mm512_setzero_ps();
+    for (int j = 0; j < n; j++) {
+        if (j + AHEAD < n)
+            for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)v + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+        __m512 vr[4];
+        for (int i = 0; i < 4; i++) vr[i] = load_kv(v, kv_f16, (size_t)j * HD + 16 * i, 0xffff);
+        const float *pj = scores + 16 * (j / 4) + j % 4;
+        for (int h = 0; h < 4; h++) {
+            __m512 p = _mm512_set1_ps(pj[4 * h]);
+            for (int i = 0; i < 4; i++) o[h][i] = _mm512_fmadd_ps(p, vr[i], o[h][i]);
+        }
+    }
+    for (int h = 0; h < 4; h++)
+        for (int i = 0; i < 4; i++) _mm512_storeu_ps(out + h * HD + 16 * i, _mm512_mul_ps(o[h][i], _mm512_set1_ps(inv[4 * h])));
+}
+
+static void avx512_attend(const float *q, int n_q, const void *k, const void *v, int kv_f16, int n, int head_dim,
+                          float scale, float *out, float *scores) {
+    int h = 0;
+    if (head_dim == 64)
+        for (; h + 4 <= n_q; h += 4) attend4_hd64(q + (size_t)h * 64, k, v, kv_f16, n, scale, out + (size_t)h * 64, scores);
+    for (; h < n_q; h++)
+        attend_head(q + (size_t)h * head_dim, k, v, kv_f16, n, head_dim, scale, out + (size_t)h * head_dim, scores);
 }
 
 const kvlm_kernel_set kvlm_kernels_avx512 = {
     .name = "avx512",
     .matmul = avx512_matmul,
+    .quantize_q8 = avx512_quantize_q8,
     .matmul_q8 = avx512_matmul_q8,
     .attend = avx512_attend,
+    .silu_mul = avx512_silu_mul,
 };

@@ -44,8 +44,8 @@ static void scalar_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int
     }
 }
 
-static void scalar_attend(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim,
-                          float scale, float *out, float *scores) {
+static void attend_head(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
+                        float *out, float *scores) {
     float kv_row[512];
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) {
@@ -79,11 +79,19 @@ static void scalar_attend(const float *q, const void *k, const void *v, int kv_f
     }
 }
 
+static void scalar_attend(const float *q, int n_q, const void *k, const void *v, int kv_f16, int n, int head_dim,
+                          float scale, float *out, float *scores) {
+    for (int h = 0; h < n_q; h++)
+        attend_head(q + (size_t)h * head_dim, k, v, kv_f16, n, head_dim, scale, out + (size_t)h * head_dim, scores);
+}
+
 const kvlm_kernel_set kvlm_kernels_scalar = {
     .name = "scalar",
     .matmul = scalar_matmul,
+    .quantize_q8 = act_q8_quantize,
     .matmul_q8 = act_q8_matmul_scalar,
     .attend = scalar_attend,
+    .silu_mul = silu_mul,
 };
 
 void rms_norm(float *out, const float *x, const float *w, int n, float eps) {

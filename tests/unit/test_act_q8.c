@@ -81,6 +81,43 @@ static void test_quantizer(void) {
     }
 }
 
+/* A set's quantizer against the scalar one, byte for byte: random blocks of
+ * many magnitudes, exact ties (amax 127 makes d = 1), all-zero blocks, and
+ * blocks with an infinity or a NaN; output buffers start as junk. */
+static void test_set_quantizer(const kvlm_kernel_set *ks) {
+    int64_t sizes[] = {32, 96, 512, 544, 2048, 8224};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int64_t n = sizes[s];
+        float *v = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t b = i / 32;
+            v[i] = frand() * ldexpf(1.0f, (int)(b % 40) - 20);
+            if (b % 7 == 3) v[i] = i % 32 == 0 ? 127.0f : (float)((int)(frand() * 120)) + 0.5f; /* ties */
+            if (b % 11 == 5) v[i] = 0.0f;
+        }
+        if (n >= 512) {
+            v[64 + 5] = INFINITY;
+            v[128 + 9] = NAN;
+            v[160 + 1] = -INFINITY;
+            v[160 + 2] = NAN;
+        }
+        act_q8 a = act_new(n, 2), b = act_new(n, 2);
+        memset(a.q, 0x55, a.q_ld * 2);
+        memset(b.q, 0x2a, b.q_ld * 2);
+        memset(a.d, 0x7f, sizeof(float) * a.s_ld * 2);
+        memset(a.sum, 0x7f, sizeof(int32_t) * a.s_ld * 2);
+        act_q8_quantize(&a, 1, v);
+        ks->quantize_q8(&b, 1, v);
+        CHECK_MSG(!memcmp(a.q + a.q_ld, b.q + b.q_ld, a.q_ld) &&
+                      !memcmp(a.d + a.s_ld, b.d + b.s_ld, sizeof(float) * a.s_ld) &&
+                      !memcmp(a.sum + a.s_ld, b.sum + b.s_ld, sizeof(int32_t) * a.s_ld),
+                  "%s quantizer differs from scalar, %lld inputs", ks->name, (long long)n);
+        act_free(&a);
+        act_free(&b);
+        free(v);
+    }
+}
+
 /* Random Q8_0/Q4_0 rows at `misalign` bytes past an aligned buffer. */
 static kvlm_weight make_weights(uint32_t type, int64_t rows, int64_t cols, size_t misalign, void **base) {
     ggml_type_info ti = ggml_type_get(type);
@@ -135,7 +172,7 @@ static void test_set(const kvlm_kernel_set *ks, uint32_t type, int64_t rows, int
     float *x = malloc(sizeof(float) * (size_t)(cols * n));
     for (int64_t i = 0; i < cols * n; i++) x[i] = frand() * 3.0f;
     act_q8 a = act_new(cols, n);
-    for (int t = 0; t < n; t++) act_q8_quantize(&a, t, x + (size_t)t * (size_t)cols);
+    for (int t = 0; t < n; t++) ks->quantize_q8(&a, t, x + (size_t)t * (size_t)cols);
     size_t ldy = (size_t)rows + 3;
     float *ys = malloc(sizeof(float) * ldy * (size_t)n), *yr = malloc(sizeof(float) * ldy * (size_t)n);
     for (size_t i = 0; i < ldy * (size_t)n; i++) ys[i] = yr[i] = frand();
@@ -175,6 +212,7 @@ int main(void) {
             printf("kernel set %d not available: %s\n", (int)sets[s], kvlm_last_error());
             continue;
         }
+        test_set_quantizer(ks);
         for (int ty = 0; ty < 2; ty++)
             for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
                 for (size_t rc = 0; rc < sizeof row_counts / sizeof row_counts[0]; rc++) {

@@ -120,37 +120,113 @@ static void test_batch_invariance(const kvlm_kernel_set *ks, uint32_t type, int6
     free(base);
 }
 
+/* Head sizes of 1, 2, 4, 5, 8 and 13 vectors of 16 (and a partial one),
+ * 1 to 8 query heads per K/V head (4 × 64 is the grouped fast path; 5 and 8
+ * mix it with single heads), lengths around the blocks of 4 and 16
+ * positions; "sharp" queries push most scores tens of units below the max,
+ * into exp's underflow. */
 static void test_attention(const kvlm_kernel_set *ks) {
-    int dims[] = {8, 32, 64, 128};
-    int lens[] = {1, 5, 31, 100};
-    for (size_t a = 0; a < 4; a++)
-        for (size_t b = 0; b < 4; b++)
-            for (int f16 = 0; f16 < 2; f16++) {
-                int hd = dims[a], n = lens[b];
-                float q[128], o1[128], o2[128], sc1[100], sc2[100];
-                size_t esz = f16 ? 2 : 4;
-                uint8_t *k = malloc(esz * (size_t)(n * hd) + 2), *v = malloc(esz * (size_t)(n * hd) + 2);
-                for (int i = 0; i < hd; i++) q[i] = frand() * 3.0f;
-                for (int i = 0; i < n * hd; i++) {
-                    float kv = frand() * 2.0f, vv = frand();
-                    if (f16) {
-                        uint16_t hk = f32_to_f16(kv), hv = f32_to_f16(vv);
-                        memcpy(k + 2 * i, &hk, 2);
-                        memcpy(v + 2 * i, &hv, 2);
-                    } else {
-                        memcpy(k + 4 * i, &kv, 4);
-                        memcpy(v + 4 * i, &vv, 4);
+    int dims[] = {8, 32, 64, 80, 128, 200};
+    int lens[] = {1, 2, 3, 5, 16, 17, 31, 100, 300};
+    int groups[] = {1, 3, 4, 5, 8};
+    for (size_t a = 0; a < sizeof dims / sizeof *dims; a++)
+        for (size_t b = 0; b < sizeof lens / sizeof *lens; b++)
+            for (int f16 = 0; f16 < 2; f16++)
+                for (int sharp = 0; sharp < 2; sharp++) {
+                    int hd = dims[a], n = lens[b], n_q = groups[(a + b + (size_t)sharp) % 5];
+                    if (hd == 64) n_q = groups[(b + (size_t)f16 + (size_t)sharp) % 5];
+                    size_t qn = (size_t)n_q * (size_t)hd;
+                    float *q = malloc(sizeof(float) * qn), *o1 = malloc(sizeof(float) * qn);
+                    float *o2 = malloc(sizeof(float) * qn);
+                    float *sc1 = malloc(sizeof(float) * attend_scratch(n_q, n));
+                    float *sc2 = malloc(sizeof(float) * attend_scratch(n_q, n));
+                    size_t esz = f16 ? 2 : 4;
+                    uint8_t *k = malloc(esz * (size_t)(n * hd) + 2), *v = malloc(esz * (size_t)(n * hd) + 2);
+                    for (size_t i = 0; i < qn; i++) q[i] = frand() * (sharp ? 40.0f : 3.0f);
+                    for (int i = 0; i < n * hd; i++) {
+                        float kv = frand() * 2.0f, vv = frand();
+                        if (f16) {
+                            uint16_t hk = f32_to_f16(kv), hv = f32_to_f16(vv);
+                            memcpy(k + 2 * i, &hk, 2);
+                            memcpy(v + 2 * i, &hv, 2);
+                        } else {
+                            memcpy(k + 4 * i, &kv, 4);
+                            memcpy(v + 4 * i, &vv, 4);
+                        }
                     }
+                    float scale = 1.0f / sqrtf((float)hd);
+                    ks->attend(q, n_q, k, v, f16, n, hd, scale, o1, sc1);
+                    kvlm_kernels_scalar.attend(q, n_q, k, v, f16, n, hd, scale, o2, sc2);
+                    double worst = 0;
+                    for (size_t i = 0; i < qn; i++) worst = fmax(worst, fabs(o1[i] - o2[i]));
+                    CHECK_MSG(worst <= 1e-5, "%s attention hd %d n %d heads %d f16 %d sharp %d: %.3g", ks->name, hd, n,
+                              n_q, f16, sharp, worst);
+                    free(k);
+                    free(v);
+                    free(q);
+                    free(o1);
+                    free(o2);
+                    free(sc1);
+                    free(sc2);
                 }
-                float scale = 1.0f / sqrtf((float)hd);
-                ks->attend(q, k, v, f16, n, hd, scale, o1, sc1);
-                kvlm_kernels_scalar.attend(q, k, v, f16, n, hd, scale, o2, sc2);
-                double worst = 0;
-                for (int i = 0; i < hd; i++) worst = fmax(worst, fabs(o1[i] - o2[i]));
-                CHECK_MSG(worst <= 1e-5, "%s attention hd %d n %d f16 %d: %.3g", ks->name, hd, n, f16, worst);
-                free(k);
-                free(v);
+}
+
+/* The softmax's exponentials, held to a few ulps: with small integer q and
+ * K and a power-of-two scale every score is exact on both paths, so the
+ * unnormalized probabilities left in the score buffer must agree to the
+ * precision of expf itself (the outputs alone would hide an error that is
+ * the same relative size for every position). Scores run from 0 down to
+ * -80 sqrt(hd), through exp's subnormal range and underflow. */
+static void test_softmax_exp(const kvlm_kernel_set *ks) {
+    int dims[] = {16, 64, 256};
+    int lens[] = {1, 17, 300};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t b = 0; b < 3; b++) {
+            int hd = dims[a], n = lens[b];
+            float q[256], o1[256], o2[256], sc1[300], sc2[300];
+            float *k = malloc(sizeof(float) * (size_t)(n * hd)), *v = malloc(sizeof(float) * (size_t)(n * hd));
+            for (int i = 0; i < hd; i++) q[i] = (float)(rand() % 7 - 3);
+            q[0] = (float)hd; /* with k[j][0] in -40..40: scores spread over +-40 sqrt(hd) */
+            for (int i = 0; i < n * hd; i++) {
+                k[i] = (float)(i % hd == 0 ? rand() % 81 - 40 : rand() % 5 - 2);
+                v[i] = frand();
             }
+            float scale = 1.0f / sqrtf((float)hd); /* 1/4, 1/8, 1/16: exact */
+            ks->attend(q, 1, k, v, 0, n, hd, scale, o1, sc1);
+            kvlm_kernels_scalar.attend(q, 1, k, v, 0, n, hd, scale, o2, sc2);
+            int bad = 0;
+            for (int j = 0; j < n; j++) {
+                double tol = fmax(3e-7 * fabs(sc2[j]), 1e-44);
+                if (fabs(sc1[j] - sc2[j]) > tol) bad++;
+            }
+            CHECK_MSG(bad == 0, "%s softmax exp hd %d n %d: %d of %d differ", ks->name, hd, n, bad, n);
+            free(k);
+            free(v);
+        }
+}
+
+/* The FFN activation against the scalar path: gates from -120 to 120 (exp
+ * overflowing to infinity, results through the subnormals) and tails. */
+static void test_silu(const kvlm_kernel_set *ks) {
+    int lens[] = {1, 15, 16, 17, 100, 8192};
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        int n = lens[l];
+        float *g1 = malloc(sizeof(float) * (size_t)n), *g2 = malloc(sizeof(float) * (size_t)n);
+        float *up = malloc(sizeof(float) * (size_t)n);
+        for (int i = 0; i < n; i++) {
+            g1[i] = g2[i] = i % 3 ? frand() * 120.0f : frand() * 6.0f;
+            up[i] = frand() * 4.0f;
+        }
+        if (n > 4) g1[1] = g2[1] = 0.0f, g1[2] = g2[2] = -0.0f, g1[3] = g2[3] = -88.9f;
+        ks->silu_mul(g1, up, n);
+        kvlm_kernels_scalar.silu_mul(g2, up, n);
+        int bad = 0;
+        for (int i = 0; i < n; i++) bad += !(fabsf(g1[i] - g2[i]) <= fmaxf(4e-7f * fabsf(g2[i]), 1e-44f));
+        CHECK_MSG(bad == 0, "%s silu n %d: %d differ", ks->name, n, bad);
+        free(g1);
+        free(g2);
+        free(up);
+    }
 }
 
 int main(void) {
@@ -191,6 +267,8 @@ int main(void) {
             test_batch_invariance(ks, shapes[i].type, 5, shapes[i].cols[1]);
         }
         test_attention(ks);
+        test_softmax_exp(ks);
+        test_silu(ks);
         printf("%s: every kernel matches the scalar path\n", ks->name);
     }
     if (!tested) test_skip("this CPU has no SIMD kernel set to compare (only the scalar path runs)");

@@ -96,6 +96,7 @@ typedef struct {
     int *prompts;
     int n_prompts;
     int n_decode;
+    int depth; /* tokens already in the state when each timed run starts */
     int threads;
     int reps;
     int json;
@@ -106,6 +107,12 @@ typedef struct {
 
 static void ids_for(int32_t *ids, int n, int vocab) {
     for (int i = 0; i < n; i++) ids[i] = (int32_t)(((int64_t)i * 7919 + 13) % (vocab > 128000 ? 128000 : vocab));
+}
+
+/* A fresh state that has seen the first depth ids (untimed), as llama-bench's -d */
+static void start_at_depth(kvlm_state *s, const int32_t *ids, int depth) {
+    kvlm_state_reset(s);
+    if (depth > 0) kvlm_predict(s, ids, depth, NULL, KVLM_LOGITS_LAST);
 }
 
 /* open → state → logits of a 1-token prompt → free: the cold-start path of an app */
@@ -144,7 +151,7 @@ static int run_bench(const bench_opts *o) {
     kvlm_model_get_info(m, &info);
     int max_p = 1;
     for (int i = 0; i < o->n_prompts; i++) max_p = o->prompts[i] > max_p ? o->prompts[i] : max_p;
-    int ctx = o->ctx ? o->ctx : (max_p > o->n_decode ? max_p : o->n_decode) + 1;
+    int ctx = o->ctx ? o->ctx : o->depth + (max_p > o->n_decode ? max_p : o->n_decode) + 1;
     kvlm_state_options so = {.n_ctx = ctx};
     kvlm_state *s = kvlm_state_new(m, &so);
     if (!s) {
@@ -152,8 +159,10 @@ static int run_bench(const bench_opts *o) {
         kvlm_model_free(m);
         return 1;
     }
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(max_p + o->n_decode + 1));
-    ids_for(ids, max_p + o->n_decode + 1, info.vocab_size);
+    int n_ids = o->depth + max_p + o->n_decode + 1;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n_ids);
+    ids_for(ids, n_ids, info.vocab_size);
+    const int32_t *run_ids = ids + o->depth;
     float *logits = malloc(sizeof(float) * (size_t)info.vocab_size);
     double *runs = malloc(sizeof(double) * (size_t)(o->reps + 1));
     json_t *out = json_object(), *pp = json_array();
@@ -161,9 +170,9 @@ static int run_bench(const bench_opts *o) {
     for (int i = 0; i < o->n_prompts; i++) {
         int n = o->prompts[i];
         for (int r = 0; r <= o->reps; r++) {
-            kvlm_state_reset(s);
+            start_at_depth(s, ids, o->depth);
             double t0 = kvlm_now_ms();
-            kvlm_predict(s, ids, n, logits, KVLM_LOGITS_LAST);
+            kvlm_predict(s, run_ids, n, logits, KVLM_LOGITS_LAST);
             double ms = kvlm_now_ms() - t0;
             if (r > 0) runs[r - 1] = n / ms * 1e3; /* the first run warms up */
         }
@@ -176,9 +185,9 @@ static int run_bench(const bench_opts *o) {
     double tg_tps = 0;
     if (o->n_decode > 0) {
         for (int r = 0; r <= o->reps; r++) {
-            kvlm_state_reset(s);
+            start_at_depth(s, ids, o->depth);
             double t0 = kvlm_now_ms();
-            for (int k = 0; k < o->n_decode; k++) kvlm_predict(s, &ids[k], 1, logits, KVLM_LOGITS_LAST);
+            for (int k = 0; k < o->n_decode; k++) kvlm_predict(s, &run_ids[k], 1, logits, KVLM_LOGITS_LAST);
             double ms = kvlm_now_ms() - t0;
             if (r > 0) runs[r - 1] = o->n_decode / ms * 1e3;
         }
@@ -208,6 +217,7 @@ static int run_bench(const bench_opts *o) {
         json_object_set_new(out, "activations", json_string(info.activations));
         json_object_set_new(out, "threads", json_integer(info.n_threads));
         json_object_set_new(out, "repetitions", json_integer(o->reps));
+        json_object_set_new(out, "depth", json_integer(o->depth));
         json_object_set_new(out, "weight_bytes_per_token", json_integer((json_int_t)info.weight_bytes));
         json_object_set_new(out, "prefill", pp);
         json_object_set_new(out, "decode_tokens", json_integer(o->n_decode));
@@ -228,6 +238,7 @@ static int run_bench(const bench_opts *o) {
         printf("model    %s (%s, %s), kernels %s, %s activations, %d threads, median of %d runs\n", o->model,
                info.source_format, info.weight_type, info.kernels, info.activations, info.n_threads, o->reps);
         printf("weights  %.1f MB read per token\n", (double)info.weight_bytes / 1e6);
+        if (o->depth > 0) printf("depth    each run starts after %d tokens already in the state\n", o->depth);
         printf("| test                  |     result |\n|-----------------------|------------|\n");
         printf("| open → first logits   | %7.1f ms |\n", open_ms);
         for (int i = 0; i < o->n_prompts; i++)
@@ -248,8 +259,10 @@ static int run_bench(const bench_opts *o) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: kvlm bench -m MODEL [-p 64,512] [-n 128] [-t THREADS] [-r 5] [--json] [--kernels scalar|avx2|avx512]\n"
-               "                  [--act f32|q8]   (q8: int8 activations for Q8_0/Q4_0 weights)\n");
+    fprintf(f, "usage: kvlm bench -m MODEL [-p 64,512] [-n 128] [-d 0] [-t THREADS] [-r 5] [--json]\n"
+               "                  [--kernels scalar|avx2|avx512] [--act f32|q8]\n"
+               "  -d N   start each run with N tokens already in the state (decode deep in a context)\n"
+               "  --act  q8: int8 activations for Q8_0/Q4_0 weights\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -257,12 +270,13 @@ int cmd_bench(int argc, char **argv) {
     bench_opts o = {.prompts = prompts, .n_prompts = 2, .n_decode = 128, .threads = 0, .reps = 5};
     static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"prompts", required_argument, 0, 'p'},
                                          {"decode", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
+                                         {"depth", required_argument, 0, 'd'},
                                          {"reps", required_argument, 0, 'r'},  {"json", no_argument, 0, 'j'},
                                          {"kernels", required_argument, 0, 'k'}, {"ctx", required_argument, 0, 'c'},
                                          {"act", required_argument, 0, 'a'},   {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:p:n:t:r:jk:c:a:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:p:n:d:t:r:jk:c:a:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': o.model = optarg; break;
         case 'p': {
@@ -278,6 +292,7 @@ int cmd_bench(int argc, char **argv) {
             break;
         }
         case 'n': o.n_decode = atoi(optarg); break;
+        case 'd': o.depth = atoi(optarg); break;
         case 't': o.threads = atoi(optarg); break;
         case 'r': o.reps = atoi(optarg); break;
         case 'j': o.json = 1; break;
@@ -299,7 +314,7 @@ int cmd_bench(int argc, char **argv) {
         default: usage(stderr); return 2;
         }
     }
-    if (!o.model || o.reps < 1 || o.n_decode < 0 || o.threads < 0) {
+    if (!o.model || o.reps < 1 || o.n_decode < 0 || o.depth < 0 || o.threads < 0) {
         usage(stderr);
         return 2;
     }
