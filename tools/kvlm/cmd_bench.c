@@ -110,9 +110,9 @@ static void ids_for(int32_t *ids, int n, int vocab) {
 }
 
 /* A fresh state that has seen the first depth ids (untimed), as llama-bench's -d */
-static void start_at_depth(kvlm_state *s, const int32_t *ids, int depth) {
+static kvlm_status start_at_depth(kvlm_state *s, const int32_t *ids, int depth) {
     kvlm_state_reset(s);
-    if (depth > 0) kvlm_predict(s, ids, depth, NULL, KVLM_LOGITS_LAST);
+    return depth > 0 ? kvlm_predict(s, ids, depth, NULL, KVLM_LOGITS_LAST) : KVLM_OK;
 }
 
 /* open → state → logits of a 1-token prompt → free: the cold-start path of an app */
@@ -170,10 +170,11 @@ static int run_bench(const bench_opts *o) {
     for (int i = 0; i < o->n_prompts; i++) {
         int n = o->prompts[i];
         for (int r = 0; r <= o->reps; r++) {
-            start_at_depth(s, ids, o->depth);
+            kvlm_status st = start_at_depth(s, ids, o->depth);
             double t0 = kvlm_now_ms();
-            kvlm_predict(s, run_ids, n, logits, KVLM_LOGITS_LAST);
+            if (st == KVLM_OK) st = kvlm_predict(s, run_ids, n, logits, KVLM_LOGITS_LAST);
             double ms = kvlm_now_ms() - t0;
+            if (st != KVLM_OK) goto failed;
             if (r > 0) runs[r - 1] = n / ms * 1e3; /* the first run warms up */
         }
         pp_tps[i] = median(runs, o->reps);
@@ -185,10 +186,12 @@ static int run_bench(const bench_opts *o) {
     double tg_tps = 0;
     if (o->n_decode > 0) {
         for (int r = 0; r <= o->reps; r++) {
-            start_at_depth(s, ids, o->depth);
+            kvlm_status st = start_at_depth(s, ids, o->depth);
             double t0 = kvlm_now_ms();
-            for (int k = 0; k < o->n_decode; k++) kvlm_predict(s, &run_ids[k], 1, logits, KVLM_LOGITS_LAST);
+            for (int k = 0; k < o->n_decode && st == KVLM_OK; k++)
+                st = kvlm_predict(s, &run_ids[k], 1, logits, KVLM_LOGITS_LAST);
             double ms = kvlm_now_ms() - t0;
+            if (st != KVLM_OK) goto failed;
             if (r > 0) runs[r - 1] = o->n_decode / ms * 1e3;
         }
         tg_tps = median(runs, o->reps);
@@ -256,6 +259,17 @@ static int run_bench(const bench_opts *o) {
     free(ids);
     free(logits);
     return 0;
+
+failed: /* a run the model refused (context too small for -d + -p/-n, say) */
+    fprintf(stderr, "kvlm bench: %s\n", kvlm_last_error());
+    kvlm_state_free(s);
+    kvlm_model_free(m);
+    json_decref(pp);
+    json_decref(out);
+    free(runs);
+    free(ids);
+    free(logits);
+    return 1;
 }
 
 static void usage(FILE *f) {
