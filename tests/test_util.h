@@ -3,6 +3,7 @@
 #ifndef KVLM_TEST_UTIL_H
 #define KVLM_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,6 +32,15 @@ extern int test_n_pass, test_n_fail;
             fputc('\n', stderr);                                                      \
         }                                                                             \
     } while (0)
+
+/* Marsaglia's xorshift64: the tests' one reproducible random stream (each
+ * test keeps its own state and seed). Returns the new state. */
+static inline uint64_t test_xorshift(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
 
 /* Exit code 77 tells CTest the test was skipped. */
 #define TEST_SKIP_CODE 77

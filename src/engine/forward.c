@@ -139,8 +139,9 @@ static void silu_task(void *p, int t, int thread) {
     c->m->kernels->silu_mul(c->ws->hb + t * h, c->ws->hb2 + t * h, (int)h);
 }
 
-/* RoPE on the token's queries and keys (all heads in one call: the angles'
- * sines and cosines once per token), then K and V into its state's cache. */
+/* RoPE on the token's queries and keys (all heads of each in one call, so the
+ * angles' sines and cosines are taken twice per token, not once per query
+ * head), then K and V into its state's cache. */
 static void rope_store_task(void *p, int t, int thread) {
     (void)thread;
     fwd_ctx *c = p;

@@ -4,14 +4,15 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "kvlm.h"
 
 /* Workers (and the caller waiting for them) spin on an atomic before sleeping
  * on a condition variable: decode runs ~80 parallel sections of ~0.3 ms per
  * token, and a futex wake-up on the critical path costs tens of
  * microseconds each. The spin is bounded in time, not iterations, so an idle
- * pool sleeps after SPIN_NS whatever the CPU's speed. */
-enum { SPIN_NS = 1000000 };
+ * pool sleeps after SPIN_MS whatever the CPU's speed. */
+#define SPIN_MS 1.0
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -21,38 +22,22 @@ static void cpu_relax(void) {
 #endif
 }
 
-static long long now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+/* One step of a bounded spin: relaxes the CPU, and every 256 steps checks the
+ * clock; false once SPIN_MS have passed since the first check. Waits read
+ *     spin_state sp = {0};  while (!condition && spin_step(&sp)) {}        */
+typedef struct {
+    unsigned steps;
+    double deadline; /* kvlm_now_ms; 0 until the first check */
+} spin_state;
 
-/* Spin until the generation moves on / the active count reaches zero, for at
- * most SPIN_NS; each returns whether its condition was met. */
-static int spin_until_changed(atomic_uint *v, unsigned old) {
-    long long deadline = 0;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) != old) return 1;
-        cpu_relax();
-        if ((i & 255) == 0) {
-            long long t = now_ns();
-            if (!deadline) deadline = t + SPIN_NS;
-            else if (t > deadline) return 0;
-        }
+static int spin_step(spin_state *sp) {
+    cpu_relax();
+    if ((++sp->steps & 255) == 0) {
+        double t = kvlm_now_ms();
+        if (!sp->deadline) sp->deadline = t + SPIN_MS;
+        else if (t > sp->deadline) return 0;
     }
-}
-
-static int spin_until_zero(atomic_int *v) {
-    long long deadline = 0;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) <= 0) return 1;
-        cpu_relax();
-        if ((i & 255) == 0) {
-            long long t = now_ns();
-            if (!deadline) deadline = t + SPIN_NS;
-            else if (t > deadline) return 0;
-        }
-    }
+    return 1;
 }
 
 struct kvlm_pool {
@@ -91,8 +76,9 @@ static void *worker(void *argp) {
     free(arg);
     unsigned seen = 0;
     for (;;) {
-        unsigned g = seen;
-        if (spin_until_changed(&p->generation, seen)) g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        unsigned g;
+        spin_state sp = {0};
+        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && spin_step(&sp)) {}
         if (g == seen) {
             pthread_mutex_lock(&p->lock);
             while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && !p->stop)
@@ -173,7 +159,9 @@ void pool_run(kvlm_pool *p, int n_tasks, pool_fn fn, void *ctx) {
     pthread_mutex_unlock(&p->lock);
     drain(p, 0);
     /* wait for the workers: spin first, then sleep */
-    if (!spin_until_zero(&p->n_active)) {
+    spin_state sp = {0};
+    while (atomic_load_explicit(&p->n_active, memory_order_acquire) > 0 && spin_step(&sp)) {}
+    if (atomic_load_explicit(&p->n_active, memory_order_acquire) > 0) {
         pthread_mutex_lock(&p->lock);
         while (atomic_load_explicit(&p->n_active, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->lock);
         pthread_mutex_unlock(&p->lock);

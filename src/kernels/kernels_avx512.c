@@ -28,6 +28,9 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* The first n lanes (n held to 0..16): the tail of a row or a block. */
+INLINE __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
 enum { FR = 4, FT = 3 };  /* prefill tile: 4 rows × 3 tokens × 2 accumulators */
 enum { GEMV_MAX_TOK = 4 };
 enum { MAX_WIDEN_K = 16384 }; /* rows up to this long are widened on the stack */
@@ -254,7 +257,7 @@ INLINE void gemv_row(uint32_t type, const void *row, const float *x, size_t x_ld
         }
         /* at most one more full group (even) and a partial one */
         for (int odd = 0; k < K; k += 16, odd ^= 1) {
-            __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+            __mmask16 m = first_lanes(K - k);
             __m512 w = load_w(type, row, k, m);
             for (int t = 0; t < T; t++) {
                 __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * x_ld + k);
@@ -354,7 +357,7 @@ INLINE void ftile(uint32_t type, const uint8_t *w, size_t w_stride, const float 
         }
     }
     for (int odd = 0; k < K; k += 16, odd ^= 1) {
-        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __mmask16 m = first_lanes(K - k);
         __m512 wv[FR];
         for (int r = 0; r < R; r++) wv[r] = load_w(type, w + (size_t)r * w_stride, k, m);
         for (int t = 0; t < T; t++) {
@@ -488,7 +491,7 @@ INLINE void q8_group(const uint32_t type, const void *row, int64_t nb, int64_t g
     for (size_t off = 0; off < 16 * bb; off += 64) prefetch_ahead(base + off);
     /* the 16 FP16 scales (the first 2 bytes of each block) by one gather */
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __mmask16 live = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    __mmask16 live = first_lanes(n);
     __m512i dwd = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)bb)),
                                               base, 1);
     *dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dwd));
@@ -758,7 +761,7 @@ INLINE __m512 exp_ps(__m512 x) {
 static void avx512_silu_mul(float *gate, const float *up, int n) {
     const __m512 one = _mm512_set1_ps(1.0f), neg = _mm512_set1_ps(-0.0f);
     for (int i = 0; i < n; i += 16) {
-        __mmask16 m = (__mmask16)(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+        __mmask16 m = first_lanes(n - i);
         __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
         __m512 e = exp_ps(_mm512_xor_ps(g, neg));
         __m512 y = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, up + i));
@@ -766,26 +769,30 @@ static void avx512_silu_mul(float *gate, const float *up, int n) {
     }
 }
 
+/* Attention reads a head's cache rows in order, from memory (the weights
+ * streamed since the last token have evicted them): row j of n, row bytes
+ * long, is prefetched KV_AHEAD positions before it is needed. */
+enum { KV_AHEAD = 8 };
+INLINE void prefetch_kv_row(const void *base, int j, int n, size_t row) {
+    if (j < n)
+        for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)base + (size_t)j * row + b, _MM_HINT_T0);
+}
+
 /* Scores for all positions, one softmax, then the weighted sum of V: the
  * same two passes as the scalar reference, vectorized over head_dim (NV
  * vectors of 16) for the dot products and over positions for the softmax.
- * Inlined with NV constant so q and the output stay in registers; the cache
- * rows are prefetched a few positions ahead (they come from memory: the
- * weights streamed since the last token have evicted them). */
+ * Inlined with NV constant so q and the output stay in registers. */
 INLINE void attend_nv(const float *q, const void *k, const void *v, int kv_f16, int n, int head_dim, float scale,
                       float *out, float *scores, const int NV) {
     __m512 qv[NV], o[NV];
     __mmask16 mk[NV];
     size_t esz = kv_f16 ? 2 : 4, row = (size_t)head_dim * esz;
     for (int i = 0; i < NV; i++) {
-        int left = head_dim - 16 * i;
-        mk[i] = (__mmask16)(left >= 16 ? 0xffff : left <= 0 ? 0 : (1u << left) - 1);
+        mk[i] = first_lanes(head_dim - 16 * i);
         qv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[i], q + 16 * i), _mm512_set1_ps(scale));
     }
-    enum { AHEAD = 8 };
     for (int j = 0; j < n; j++) {
-        if (j + AHEAD < n)
-            for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)k + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+        prefetch_kv_row(k, j + KV_AHEAD, n, row);
         __m512 acc = _mm512_mul_ps(qv[0], load_kv(k, kv_f16, (size_t)j * head_dim, mk[0]));
         for (int i = 1; i < NV; i++)
             acc = _mm512_fmadd_ps(qv[i], load_kv(k, kv_f16, (size_t)j * head_dim + 16 * i, mk[i]), acc);
@@ -793,12 +800,12 @@ INLINE void attend_nv(const float *q, const void *k, const void *v, int kv_f16, 
     }
     __m512 mxv = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < n; j += 16) {
-        __mmask16 m = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+        __mmask16 m = first_lanes(n - j);
         mxv = _mm512_mask_max_ps(mxv, m, mxv, _mm512_maskz_loadu_ps(m, scores + j));
     }
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(mxv)), sumv = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
-        __mmask16 m = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+        __mmask16 m = first_lanes(n - j);
         __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + j), mx));
         _mm512_mask_storeu_ps(scores + j, m, e);
         sumv = _mm512_mask_add_ps(sumv, m, sumv, e);
@@ -806,8 +813,7 @@ INLINE void attend_nv(const float *q, const void *k, const void *v, int kv_f16, 
     float inv = 1.0f / _mm512_reduce_add_ps(sumv);
     for (int i = 0; i < NV; i++) o[i] = _mm512_setzero_ps();
     for (int j = 0; j < n; j++) {
-        if (j + AHEAD < n)
-            for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)v + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+        prefetch_kv_row(v, j + KV_AHEAD, n, row);
         __m512 p = _mm512_set1_ps(scores[j]);
         for (int i = 0; i < NV; i++)
             o[i] = _mm512_fmadd_ps(p, load_kv(v, kv_f16, (size_t)j * head_dim + 16 * i, mk[i]), o[i]);
@@ -834,7 +840,7 @@ static void attend_head(const float *q, const void *k, const void *v, int kv_f16
  * together (two rounds of unpacks). */
 static void attend4_hd64(const float *q, const void *k, const void *v, int kv_f16, int n, float scale, float *out,
                          float *scores) {
-    enum { HD = 64, AHEAD = 8 };
+    enum { HD = 64 };
     size_t row = (size_t)HD * (kv_f16 ? 2 : 4);
     __m512 qv[4][4];
     for (int h = 0; h < 4; h++)
@@ -844,8 +850,7 @@ static void attend4_hd64(const float *q, const void *k, const void *v, int kv_f1
         __m512 part[4];
         for (int p = 0; p < 4; p++) {
             int j = 4 * blk + p;
-            if (j + AHEAD < n)
-                for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)k + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+            prefetch_kv_row(k, j + KV_AHEAD, n, row);
             __mmask16 live = j < n ? 0xffff : 0; /* past the end: zero rows, masked to -inf below */
             __m512 kr[4], acc[4];
             for (int i = 0; i < 4; i++) kr[i] = load_kv(k, kv_f16, (size_t)(j < n ? j : 0) * HD + 16 * i, live);
@@ -887,8 +892,7 @@ static void attend4_hd64(const float *q, const void *k, const void *v, int kv_f1
     for (int h = 0; h < 4; h++)
         for (int i = 0; i < 4; i++) o[h][i] = _mm512_setzero_ps();
     for (int j = 0; j < n; j++) {
-        if (j + AHEAD < n)
-            for (size_t b = 0; b < row; b += 64) _mm_prefetch((const char *)v + (size_t)(j + AHEAD) * row + b, _MM_HINT_T0);
+        prefetch_kv_row(v, j + KV_AHEAD, n, row);
         __m512 vr[4];
         for (int i = 0; i < 4; i++) vr[i] = load_kv(v, kv_f16, (size_t)j * HD + 16 * i, 0xffff);
         const float *pj = scores + 16 * (j / 4) + j % 4;

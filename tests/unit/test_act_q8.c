@@ -16,10 +16,7 @@
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) { /* uniform [-1, 1) */
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)(rng >> 40) / 8388608.0f - 1.0f;
+    return (float)(test_xorshift(&rng) >> 40) / 8388608.0f - 1.0f;
 }
 
 /* Buffers for n tokens of cols inputs. */

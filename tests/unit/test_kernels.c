@@ -14,10 +14,7 @@
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) { /* uniform [-1, 1) */
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)(rng >> 40) / 8388608.0f - 1.0f;
+    return (float)(test_xorshift(&rng) >> 40) / 8388608.0f - 1.0f;
 }
 
 /* A random matrix of `type`, at `misalign` bytes past an aligned buffer. */

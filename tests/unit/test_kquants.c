@@ -20,10 +20,7 @@
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
+    return (uint32_t)(test_xorshift(&rng) >> 16);
 }
 
 /* compares n outputs with the expected values; reports the first mismatch */

@@ -117,10 +117,7 @@ static void test_long_inputs(void) {
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
+    return (uint32_t)(test_xorshift(&rng) >> 16);
 }
 
 /* Random bytes (biased to UTF-8 lead/continuation bytes, spaces and special

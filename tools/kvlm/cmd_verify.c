@@ -23,6 +23,13 @@ static const char *default_text =
     "The quick brown fox jumps over the lazy dog. Translation is the communication of the meaning of a "
     "source-language text by means of an equivalent target-language text.";
 
+static int32_t argmax(const float *v, size_t n) {
+    size_t b = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return (int32_t)b;
+}
+
 /* logits for every prompt position, then greedy steps forced to the reference's choices */
 static float *run_path(const char *model_path, const char *tok_path, kvlm_kernels k, kvlm_activations act,
                        const int32_t *ids, int n_prompt, const int32_t *forced, int n_steps, int threads,
@@ -42,10 +49,7 @@ static float *run_path(const char *model_path, const char *tok_path, kvlm_kernel
             ok = kvlm_predict(s, &forced[i], 1, row, KVLM_LOGITS_LAST) == KVLM_OK;
         } else {
             /* the reference picks its own greedy tokens */
-            const float *prev = out + V * (size_t)(n_prompt + i - 1);
-            int32_t best = 0;
-            for (size_t j = 1; j < V; j++)
-                if (prev[j] > prev[best]) best = (int32_t)j;
+            int32_t best = argmax(out + V * (size_t)(n_prompt + i - 1), V);
             ok = kvlm_predict(s, &best, 1, row, KVLM_LOGITS_LAST) == KVLM_OK;
         }
     }
@@ -56,13 +60,6 @@ static float *run_path(const char *model_path, const char *tok_path, kvlm_kernel
         return NULL;
     }
     return out;
-}
-
-static int32_t argmax(const float *v, size_t n) {
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return (int32_t)b;
 }
 
 static void usage(FILE *f) {
