@@ -74,7 +74,7 @@ static void quantize_inputs(fwd_ctx *c, int n_tok) {
     }
     if (!first) return;
     int64_t groups = act_q8_groups(first->w->cols);
-    c->xq = (act_q8){.q = c->ws->xq, .d = c->ws->xq_d, .sum = c->ws->xq_sum, .cols = first->w->cols,
+    c->xq = (act_q8){.q = c->ws->xq, .d = c->ws->xq_d, .sum = c->ws->xq_sum, .sum16 = c->ws->xq_sum16, .cols = first->w->cols,
                      .q_ld = (size_t)groups * ACT_Q8_GROUP_BYTES, .s_ld = (size_t)groups * ACT_Q8_GROUP_BLOCKS};
     c->xq_job = first;
     pool_run(c->m->pool, n_tok, quantize_task, c);

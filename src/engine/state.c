@@ -23,6 +23,7 @@ static void workspace_free(kvlm_workspace *ws) {
     free(ws->xq);
     free(ws->xq_d);
     free(ws->xq_sum);
+    free(ws->xq_sum16);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -48,7 +49,8 @@ static int workspace_init(kvlm_workspace *ws, const kvlm_model *m, int n_ctx) {
         ws->xq = malloc(B * groups * ACT_Q8_GROUP_BYTES);
         ws->xq_d = malloc(B * groups * ACT_Q8_GROUP_BLOCKS * sizeof(float));
         ws->xq_sum = malloc(B * groups * ACT_Q8_GROUP_BLOCKS * sizeof(int32_t));
-        ok &= ws->xq && ws->xq_d && ws->xq_sum;
+        ws->xq_sum16 = malloc(B * groups * ACT_Q8_GROUP_BLOCKS * sizeof(int32_t));
+        ok &= ws->xq && ws->xq_d && ws->xq_sum && ws->xq_sum16;
     }
     if (!ok) workspace_free(ws);
     return ok;

@@ -26,7 +26,7 @@ typedef struct {
      * room for CHUNK tokens of the longest input (act_q8.h's layout) */
     int8_t *xq;
     float *xq_d;
-    int32_t *xq_sum;
+    int32_t *xq_sum, *xq_sum16;
 } kvlm_workspace;
 
 struct kvlm_state {

@@ -23,17 +23,11 @@
 #include "../core/half.h"
 #include "../format/ggml_types.h"
 #include "act_q8.h"
+#include "avx512_util.h"
 #include "kernels.h"
 #include "quant_blocks.h"
 
-#define INLINE static inline __attribute__((always_inline))
-
-/* The first n lanes (n held to 0..16): the tail of a row or a block. */
-INLINE __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
-
 enum { FR = 4, FT = 3 };  /* prefill tile: 4 rows × 3 tokens × 2 accumulators */
-enum { GEMV_MAX_TOK = 4 };
-enum { MAX_WIDEN_K = 16384 }; /* rows up to this long are widened on the stack */
 
 /* ------------------------------------------------------- loading weights */
 
@@ -176,14 +170,6 @@ INLINE void qblock(uint32_t type, const void *blocks, int64_t i, __m512 *w0, __m
         *w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), table);
     }
 }
-
-/* Decode streams weights once: the hardware prefetchers alone leave memory
- * bandwidth unused. A software prefetch 8 KB ahead along the row (running on
- * into the next rows of the same matrix) measured, against 2 KB: single-token
- * decode Q4_0 +6-13%, Q8_0 +3-8%, and 4 batched tokens (a server step) on
- * BF16 42 -> 54 tokens/s; against none, BF16 decode 14 -> 18 tokens/s. */
-enum { PREFETCH_BYTES = 8192 };
-INLINE void prefetch_ahead(const char *p) { _mm_prefetch(p + PREFETCH_BYTES, _MM_HINT_T0); }
 
 /* One K-quant row against T tokens in the canonical order (group 2i into A0,
  * 2i+1 into A1), decoded in registers as it streams by. */
@@ -443,228 +429,6 @@ static void gemv_widened(const kvlm_weight *w, const float *x, size_t x_ld, int 
     }
 }
 
-/* ------------------------------------------------ int8 activations (VNNI) */
-
-/* Q8 mode (act_q8.h): each row's blocks are rearranged 16 at a time into the
- * activations' interleaved layout as unsigned codes (Q8_0: q + 128, Q4_0: the
- * nibble q, i.e. the signed value + 8), so one vpdpbusd takes 4 bytes of 16
- * blocks; Σ (w + c)·x − c·Σx is the exact signed sum. Rows are rearranged R at
- * a time into a stack block, then every token tile runs over it. */
-enum { QR = 4, QT = 3 };
-
-/* The transposes below turn 16 blocks of 8 dwords into 8 vectors, vector k
- * holding dword k of every block (the activations' layout), in three rounds
- * of two-source permutes that halve the dwords per block each time. Round 1:
- * blocks 4p..4p+3 (two per source) to a[p][h], dwords 4h..4h+3 of each. */
-INLINE void q8_round1(const __m512i z[8], __m512i a[4][2]) {
-    static const int32_t i1[2][16] = {{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
-                                      {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31}};
-    for (int p = 0; p < 4; p++)
-        for (int h = 0; h < 2; h++) a[p][h] = _mm512_permutex2var_epi32(z[2 * p], _mm512_loadu_si512(i1[h]), z[2 * p + 1]);
-}
-
-/* Rounds 2 and 3: a[p][h] (4 blocks × 4 dwords) to out[k] (16 blocks × dword k). */
-INLINE void q8_rounds23(__m512i a[4][2], __m512i out[8]) {
-    static const int32_t i2[2][16] = {{0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
-                                      {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31}};
-    static const int32_t i3[2][16] = {{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30},
-                                      {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}};
-    __m512i b[2][2][2];
-    for (int m = 0; m < 2; m++) /* blocks 8m..8m+7, dwords 4h+2e, 4h+2e+1 */
-        for (int h = 0; h < 2; h++)
-            for (int e = 0; e < 2; e++)
-                b[m][h][e] = _mm512_permutex2var_epi32(a[2 * m][h], _mm512_loadu_si512(i2[e]), a[2 * m + 1][h]);
-    for (int h = 0; h < 2; h++)
-        for (int e = 0; e < 2; e++)
-            for (int f = 0; f < 2; f++)
-                out[4 * h + 2 * e + f] = _mm512_permutex2var_epi32(b[0][h][e], _mm512_loadu_si512(i3[f]), b[1][h][e]);
-}
-
-/* Group g of a row (blocks 16g.., zero past the row's nb blocks) in the
- * interleaved layout: out[k] lane i = dword k of block 16g + i's unsigned
- * codes (Q8_0: q + 128; Q4_0: the nibble q), *dw lane i its scale. */
-INLINE void q8_group(const uint32_t type, const void *row, int64_t nb, int64_t g, __m512i out[8], __m512 *dw) {
-    const size_t bb = type == GGML_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0);
-    const int64_t b0 = 16 * g;
-    const int n = nb - b0 >= 16 ? 16 : (int)(nb - b0);
-    const char *base = (const char *)row + (size_t)b0 * bb;
-    for (size_t off = 0; off < 16 * bb; off += 64) prefetch_ahead(base + off);
-    /* the 16 FP16 scales (the first 2 bytes of each block) by one gather */
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __mmask16 live = first_lanes(n);
-    __m512i dwd = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)bb)),
-                                              base, 1);
-    *dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dwd));
-    __m512i a[4][2];
-    if (type == GGML_TYPE_Q4_0) {
-        /* 4 blocks' 16 code bytes side by side: the low nibbles are dwords
-         * 0..3 of each block and the high ones dwords 4..7 — round 1's output */
-        const __m512i m15 = _mm512_set1_epi8(15);
-        for (int p = 0; p < 4; p++) {
-#define Q4_CODES(i) \
-    (4 * p + (i) < n ? _mm_loadu_si128((const __m128i *)(base + (size_t)(4 * p + (i)) * bb + 2)) : _mm_setzero_si128())
-            __m512i v = _mm512_castsi128_si512(Q4_CODES(0)); /* immediates even at -O0 */
-            v = _mm512_inserti32x4(v, Q4_CODES(1), 1);
-            v = _mm512_inserti32x4(v, Q4_CODES(2), 2);
-            v = _mm512_inserti32x4(v, Q4_CODES(3), 3);
-#undef Q4_CODES
-            a[p][0] = _mm512_and_si512(v, m15);
-            a[p][1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
-        }
-    } else {
-        const __m512i flip = _mm512_set1_epi8((char)0x80);
-        __m512i z[8];
-        for (int i = 0; i < 8; i++) {
-            __m256i lo = 2 * i < n ? _mm256_loadu_si256((const __m256i *)(base + (size_t)(2 * i) * bb + 2)) : _mm256_setzero_si256();
-            __m256i hi = 2 * i + 1 < n ? _mm256_loadu_si256((const __m256i *)(base + (size_t)(2 * i + 1) * bb + 2)) : _mm256_setzero_si256();
-            /* (padding blocks meet zero activations: their codes do not matter) */
-            z[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
-        }
-        q8_round1(z, a);
-    }
-    q8_rounds23(a, out);
-}
-
-/* One row in the interleaved layout: G groups of 512 code bytes, 16 scales each. */
-INLINE void q8_rearrange_row(const uint32_t type, const void *row, int64_t nb, int64_t G, uint8_t *wq, float *wd) {
-    for (int64_t g = 0; g < G; g++) {
-        __m512i o[8];
-        __m512 dw;
-        q8_group(type, row, nb, g, o, &dw);
-        for (int k = 0; k < 8; k++) _mm512_store_si512(wq + (size_t)g * 512 + 64 * k, o[k]);
-        _mm512_store_ps(wd + 16 * g, dw);
-    }
-}
-
-/* act_q8_reduce, vectorized: the same pairs in the same order. */
-INLINE float q8_reduce(__m512 v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    __m128 r = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
-}
-
-/* R rearranged rows × T tokens (from t0), every group, in the canonical order. */
-INLINE void q8_tile(const uint8_t *wq, const float *wd, int64_t G, const act_q8 *x, int t0, int shift, float *y,
-                    size_t ldy, int add, const int R, const int T) {
-    __m512 acc[QR][QT];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
-    const int8_t *xq[QT];
-    const float *xd[QT];
-    const int32_t *xs[QT];
-    for (int t = 0; t < T; t++) {
-        xq[t] = x->q + (size_t)(t0 + t) * x->q_ld;
-        xd[t] = x->d + (size_t)(t0 + t) * x->s_ld;
-        xs[t] = x->sum + (size_t)(t0 + t) * x->s_ld;
-    }
-    for (int64_t g = 0; g < G; g++) {
-        __m512i ia[QR][QT];
-        for (int t = 0; t < T; t++) { /* start from −c·Σx: the offset of the unsigned codes */
-            __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                           _mm512_slli_epi32(_mm512_loadu_si512(xs[t] + 16 * g), (unsigned)shift));
-            for (int r = 0; r < R; r++) ia[r][t] = neg;
-        }
-        const uint8_t *wg = wq + (size_t)g * 512;
-        for (int k = 0; k < 8; k++) {
-            __m512i wv[QR];
-            for (int r = 0; r < R; r++) wv[r] = _mm512_load_si512(wg + (size_t)r * (size_t)G * 512 + 64 * k);
-            for (int t = 0; t < T; t++) {
-                __m512i xv = _mm512_loadu_si512(xq[t] + (size_t)g * 512 + 64 * k);
-                for (int r = 0; r < R; r++) ia[r][t] = _mm512_dpbusd_epi32(ia[r][t], wv[r], xv);
-            }
-        }
-        for (int t = 0; t < T; t++) {
-            __m512 dx = _mm512_loadu_ps(xd[t] + 16 * g);
-            for (int r = 0; r < R; r++) {
-                __m512 s = _mm512_mul_ps(_mm512_load_ps(wd + (size_t)r * (size_t)G * 16 + 16 * g), dx);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[r][t]), s, acc[r][t]);
-            }
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) {
-            float v = q8_reduce(acc[r][t]);
-            float *dst = y + (size_t)(t0 + t) * ldy + r;
-            *dst = add ? *dst + v : v;
-        }
-}
-
-/* Decode (<= 4 tokens): each group of a row straight from the weights into
- * registers and on into the dot products, rows streamed front to back. */
-INLINE void q8_gemv_row(const uint32_t type, const void *row, int64_t nb, int64_t G, const act_q8 *x, int shift,
-                        float *y, size_t ldy, int add, const int T) {
-    __m512 acc[4];
-    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < G; g++) {
-        __m512i wv[8];
-        __m512 dw;
-        q8_group(type, row, nb, g, wv, &dw);
-        for (int t = 0; t < T; t++) {
-            const int8_t *xq = x->q + (size_t)t * x->q_ld + (size_t)g * 512;
-            __m512i ia = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                          _mm512_slli_epi32(_mm512_loadu_si512(x->sum + (size_t)t * x->s_ld + 16 * g), (unsigned)shift));
-            for (int k = 0; k < 8; k++) ia = _mm512_dpbusd_epi32(ia, wv[k], _mm512_loadu_si512(xq + 64 * k));
-            __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps(x->d + (size_t)t * x->s_ld + 16 * g));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), s, acc[t]);
-        }
-    }
-    for (int t = 0; t < T; t++) {
-        float v = q8_reduce(acc[t]);
-        y[(size_t)t * ldy] = add ? y[(size_t)t * ldy] + v : v;
-    }
-}
-
-INLINE void q8_gemv(const uint32_t type, const kvlm_weight *w, const act_q8 *x, int n_tok, int shift, float *y,
-                    size_t ldy, int64_t r0, int64_t r1, int add) {
-    int64_t nb = w->cols / 32, G = act_q8_groups(w->cols);
-    for (int64_t r = r0; r < r1; r++) {
-        const void *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        switch (n_tok) {
-        case 1: q8_gemv_row(type, row, nb, G, x, shift, y + r, ldy, add, 1); break;
-        case 2: q8_gemv_row(type, row, nb, G, x, shift, y + r, ldy, add, 2); break;
-        case 3: q8_gemv_row(type, row, nb, G, x, shift, y + r, ldy, add, 3); break;
-        default: q8_gemv_row(type, row, nb, G, x, shift, y + r, ldy, add, 4); break;
-        }
-    }
-}
-
-INLINE void q8_rows(const uint8_t *wq, const float *wd, int64_t G, const act_q8 *x, int n_tok, int shift, float *y,
-                    size_t ldy, int add, const int R) {
-    int t = 0;
-    for (; t + QT <= n_tok; t += QT) q8_tile(wq, wd, G, x, t, shift, y, ldy, add, R, QT);
-    if (n_tok - t == 2) q8_tile(wq, wd, G, x, t, shift, y, ldy, add, R, 2);
-    else if (n_tok - t == 1) q8_tile(wq, wd, G, x, t, shift, y, ldy, add, R, 1);
-}
-
-static void avx512_matmul_q8(const kvlm_weight *w, const act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
-                             int64_t r1, int add) {
-    int shift = w->type == GGML_TYPE_Q8_0 ? 7 : 3; /* c = 128 or 8 */
-    if (n_tok <= GEMV_MAX_TOK) {
-        if (w->type == GGML_TYPE_Q8_0) q8_gemv(GGML_TYPE_Q8_0, w, x, n_tok, shift, y, ldy, r0, r1, add);
-        else q8_gemv(GGML_TYPE_Q4_0, w, x, n_tok, shift, y, ldy, r0, r1, add);
-        return;
-    }
-    if (w->cols > MAX_WIDEN_K) { /* rows longer than any Llama's: too big for the stack block */
-        act_q8_matmul_scalar(w, x, n_tok, y, ldy, r0, r1, add);
-        return;
-    }
-    int64_t nb = w->cols / 32, G = act_q8_groups(w->cols);
-    uint8_t wq[QR * G * 512] __attribute__((aligned(64)));
-    float wd[QR * G * 16] __attribute__((aligned(64)));
-    for (int64_t r = r0; r < r1;) {
-        int R = r1 - r >= QR ? QR : 1;
-        for (int i = 0; i < R; i++) {
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes;
-            if (w->type == GGML_TYPE_Q8_0) q8_rearrange_row(GGML_TYPE_Q8_0, row, nb, G, wq + (size_t)i * G * 512, wd + i * G * 16);
-            else q8_rearrange_row(GGML_TYPE_Q4_0, row, nb, G, wq + (size_t)i * G * 512, wd + i * G * 16);
-        }
-        if (R == QR) q8_rows(wq, wd, G, x, n_tok, shift, y + r, ldy, add, QR);
-        else q8_rows(wq, wd, G, x, n_tok, shift, y + r, ldy, add, 1);
-        r += R;
-    }
-}
-
 /* --------------------------------------------------------------- dispatch */
 
 
@@ -685,46 +449,6 @@ static void avx512_matmul(const kvlm_weight *w, const float *x, size_t x_ld, int
         gemv(w->type, w->data, w->row_bytes, w->cols, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else if (n_tok <= GEMV_MAX_TOK) gemv_widened(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
     else gemm(w, x, x_ld, n_tok, y, ldy, r0, r1, accumulate);
-}
-
-/* ------------------------------------------------------ int8 quantizer */
-
-/* act_q8_quantize's arithmetic, 16 lanes at a time: the same max (NaN never
- * wins: max_ps returns its second operand then, as fmaxf drops NaN), the
- * same IEEE divisions, and cvtps2dq's round-half-even in place of the
- * magic-number rounding; NaN products go to 0 as they come out there. Each
- * block's 8 dwords land 64 bytes apart (the interleaved layout) by one
- * scatter. */
-static void avx512_quantize_q8(act_q8 *a, int t, const float *x) {
-    int8_t *q = a->q + (size_t)t * a->q_ld;
-    float *d = a->d + (size_t)t * a->s_ld;
-    int32_t *sum = a->sum + (size_t)t * a->s_ld;
-    int64_t nb = a->cols / ACT_Q8_BLOCK;
-    if ((size_t)nb < a->s_ld) { /* a partial last group: its padding blocks are zero */
-        int64_t g0 = nb / ACT_Q8_GROUP_BLOCKS * ACT_Q8_GROUP_BLOCKS;
-        memset(q + act_q8_block_at(g0), 0, a->q_ld - act_q8_block_at(g0));
-        memset(d + nb, 0, sizeof(float) * (a->s_ld - (size_t)nb));
-        memset(sum + nb, 0, sizeof(int32_t) * (a->s_ld - (size_t)nb));
-    }
-    const __m512 sign = _mm512_set1_ps(-0.0f);
-    const __m512i lim = _mm512_set1_epi32(127), nlim = _mm512_set1_epi32(-127);
-    const __m256i dword_at = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448);
-    for (int64_t b = 0; b < nb; b++) {
-        __m512 x0 = _mm512_loadu_ps(x + b * ACT_Q8_BLOCK), x1 = _mm512_loadu_ps(x + b * ACT_Q8_BLOCK + 16);
-        __m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_setzero_ps());
-        m = _mm512_max_ps(_mm512_andnot_ps(sign, x1), m);
-        float amax = _mm512_reduce_max_ps(m);
-        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
-        __m512 s0 = _mm512_mul_ps(x0, _mm512_set1_ps(id)), s1 = _mm512_mul_ps(x1, _mm512_set1_ps(id));
-        __m512i v0 = _mm512_maskz_cvtps_epi32(_mm512_cmp_ps_mask(s0, s0, _CMP_ORD_Q), s0);
-        __m512i v1 = _mm512_maskz_cvtps_epi32(_mm512_cmp_ps_mask(s1, s1, _CMP_ORD_Q), s1);
-        v0 = _mm512_max_epi32(_mm512_min_epi32(v0, lim), nlim);
-        v1 = _mm512_max_epi32(_mm512_min_epi32(v1, lim), nlim);
-        sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(v0, v1));
-        d[b] = db;
-        __m256i bytes = _mm256_set_m128i(_mm512_cvtepi32_epi8(v1), _mm512_cvtepi32_epi8(v0));
-        _mm256_i32scatter_epi32(q + act_q8_block_at(b), dword_at, bytes, 1);
-    }
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -917,8 +641,8 @@ static void avx512_attend(const float *q, int n_q, const void *k, const void *v,
 const kvlm_kernel_set kvlm_kernels_avx512 = {
     .name = "avx512",
     .matmul = avx512_matmul,
-    .quantize_q8 = avx512_quantize_q8,
-    .matmul_q8 = avx512_matmul_q8,
+    .quantize_q8 = act_q8_quantize_avx512,
+    .matmul_q8 = act_q8_matmul_avx512,
     .attend = avx512_attend,
     .silu_mul = avx512_silu_mul,
 };

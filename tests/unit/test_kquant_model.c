@@ -12,7 +12,8 @@
  *    scalar kernels and the automatic choice, prefill and decode;
  *  - against the original F32 model: an error (mean KL, max |Δlogit|) no
  *    larger than the same model's in Q4_0 (the yardstick of 4-bit
- *    quantization error here), and the same argmax on most positions. */
+ *    quantization error here), and the same argmax on most positions;
+ *  - int8 activations on the K-quant file (q8_mode_check.h). */
 #include <math.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@
 #include "format/gguf_write.h"
 #include "kquant_ref.h"
 #include "model/convert.h"
+#include "q8_mode_check.h"
 #include "test_util.h"
 
 typedef struct {
@@ -257,6 +259,7 @@ int main(void) {
         kvlm_model_free(mf);
         kvlm_model_free(m4);
     }
+    q8_mode_check(kq);
     free(dir);
     free(f32);
     free(kq);

@@ -3,7 +3,7 @@
  * difference and the top-1 agreement over every position. A backend that
  * produces wrong tokens shows up here (exit status 1).
  *
- * For Q8_0/Q4_0 weights it also runs the int8-activation mode (KVLM_ACT=q8)
+ * For quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) it also runs the int8-activation mode (KVLM_ACT=q8)
  * on every set, scalar included, against the same FP32 scalar reference:
  * that is the mode's whole error. The int8 kernels equal the scalar one bit
  * for bit (test_act_q8), but rounding to int8 turns the FP32 paths' last-bit
@@ -121,7 +121,9 @@ int cmd_verify(int argc, char **argv) {
            info.source_format, info.weight_type, n, steps, n_pos);
     printf("| kernels | activations | top-1 agreement | max |Δlogit| | max |Δlogit| / max |logit| |\n");
     printf("|---------|-------------|-----------------|--------------|----------------------------|\n");
-    int q8_weights = !strcmp(info.weight_type, "q8_0") || !strcmp(info.weight_type, "q4_0");
+    const char *int8_types[] = {"q8_0", "q4_0", "q4_K", "q5_K", "q6_K"};
+    int q8_weights = 0;
+    for (size_t i = 0; i < sizeof int8_types / sizeof int8_types[0]; i++) q8_weights |= !strcmp(info.weight_type, int8_types[i]);
     struct {
         kvlm_kernels k;
         kvlm_activations act;
