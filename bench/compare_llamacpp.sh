@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # kvlm vs llama.cpp on the very same GGUF files, back to back, several rounds.
 #
-#   bench/compare_llamacpp.sh [-b KVLM_BIN] [-l LLAMA_BENCH] [-r ROUNDS] [-p 512] [-n 128] [-t 2] [-a f32|q8] MODEL.gguf...
+#   bench/compare_llamacpp.sh [-b KVLM_BIN] [-l LLAMA_BENCH] [-r ROUNDS] [-p 512] [-n 128] [-t 2] [-a f32|q8|bf16] MODEL.gguf...
 #
 # LLAMA_BENCH is the path of llama.cpp's llama-bench (built beside the project by
 # you, e.g. from the source that the npm package node-llama-cpp bundles; this
 # script does not build it). Each round runs llama-bench once and kvlm bench
 # once per model (one repetition each, alternating, so both see the same
 # machine state); the table shows medians over rounds and kvlm/llama.cpp ratios.
-# -a q8 runs kvlm with int8 activations for Q8_0/Q4_0 weights (kvlm bench --act),
-# as llama.cpp always does for these types; the default is FP32 activations.
+# -a q8 runs kvlm with int8 activations for Q8_0/Q4_0/K-quant weights and -a bf16 with
+# BF16 activations for BF16 weights (kvlm bench --act), as llama.cpp always does for
+# these types; the default is FP32 activations.
 set -euo pipefail
 KVLM=${KVLM_BIN:-build/kvlm}
 LLAMA=${LLAMA_BENCH:-}
@@ -22,7 +23,7 @@ while getopts "b:l:r:p:n:t:a:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-b kvlm] [-l llama-bench] [-r rounds] [-p pp] [-n tg] [-t threads] [-a f32|q8] MODEL.gguf..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-b kvlm] [-l llama-bench] [-r rounds] [-p pp] [-n tg] [-t threads] [-a f32|q8|bf16] MODEL.gguf..." >&2; exit 2; }
 [ -x "$KVLM" ] || { echo "kvlm binary not found at $KVLM (build it, or pass -b)" >&2; exit 2; }
 [ -n "$LLAMA" ] && [ -x "$LLAMA" ] || { echo "llama-bench not found: pass -l /path/to/llama-bench or set LLAMA_BENCH" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 is needed to read the JSON results" >&2; exit 2; }

@@ -48,16 +48,20 @@ typedef enum {
     KVLM_KERNELS_AVX512 = 3,
 } kvlm_kernels;
 
-/* What the matmuls multiply Q8_0/Q4_0 weights with. F32 (the default):
- * FP32 activations, weights widened exactly, results equal the reference up
- * to float rounding. Q8: each token's input quantized once per block of 32 to
- * int8 with an FP32 scale (as llama.cpp does for these types), integer dot
- * products (VNNI): faster prefill, logits within the quantization error;
- * `kvlm verify` reports how far. Other weight types always use FP32. */
+/* What the matmuls multiply the weights with. F32 (the default): FP32
+ * activations, weights widened exactly, results equal the reference up to
+ * float rounding. Q8: for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K weights each
+ * token's input is quantized once per block of 32 to int8 with an FP32 scale
+ * (as llama.cpp does for these types), integer dot products (VNNI). BF16: for
+ * BF16 weights the input is rounded to BF16 (as a BF16 PyTorch model holds
+ * it), BF16 dot products (AVX-512 BF16). Both: faster prefill, logits within
+ * the rounding of the activations; `kvlm verify` reports how far. Other
+ * weight types use FP32 in every mode. */
 typedef enum {
-    KVLM_ACT_AUTO = 0, /* F32, or the environment variable KVLM_ACT=f32|q8 */
+    KVLM_ACT_AUTO = 0, /* F32, or the environment variable KVLM_ACT=f32|q8|bf16 */
     KVLM_ACT_F32 = 1,
     KVLM_ACT_Q8 = 2,
+    KVLM_ACT_BF16 = 3,
 } kvlm_activations;
 
 typedef struct {

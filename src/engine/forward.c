@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/half.h"
+#include "../kernels/act_bf16.h"
 #include "../kernels/act_q8.h"
 #include "../kernels/kernels.h"
 #include "../kernels/quant_blocks.h"
@@ -29,6 +30,7 @@ typedef struct {
     int64_t rows_per_task;
     int first_task;       /* index of this job's first task in the section */
     int q8;               /* multiplies the section's int8 activations */
+    int bf16;             /* multiplies the section's BF16 activations */
 } mm_job;
 
 typedef struct {
@@ -39,8 +41,9 @@ typedef struct {
     int layer;
     mm_job jobs[KVLM_MAX_JOBS];
     int n_jobs;
-    act_q8 xq;            /* the jobs' input as int8, when some job wants it */
-    const mm_job *xq_job; /* the first job that does: its x is what xq holds */
+    act_q8 xq;            /* the jobs' input as int8 (Q8 mode) when some job wants it */
+    const mm_job *xq_job; /* the first job that does: its x is what xq (or xh) holds */
+    size_t xh_ld;         /* BF16 mode: the jobs' input as BF16 in ws->xh, this far apart */
 } fwd_ctx;
 
 /* ---------------------------------------------------------------- matmuls */
@@ -54,29 +57,41 @@ static void matmul_task(void *p, int task, int thread) {
     int64_t r0 = (int64_t)(task - j->first_task) * j->rows_per_task;
     int64_t r1 = r0 + j->rows_per_task < j->w->rows ? r0 + j->rows_per_task : j->w->rows;
     if (j->q8) c->m->kernels->matmul_q8(j->w, &c->xq, c->n, j->y, j->ldy, r0, r1, j->accumulate);
+    else if (j->bf16) c->m->kernels->matmul_bf16(j->w, c->ws->xh, c->xh_ld, c->n, j->y, j->ldy, r0, r1, j->accumulate);
     else c->m->kernels->matmul(j->w, j->x, j->x_ld, c->n, j->y, j->ldy, r0, r1, j->accumulate);
 }
 
 static void quantize_task(void *p, int t, int thread) {
     (void)thread;
     fwd_ctx *c = p;
-    c->m->kernels->quantize_q8(&c->xq, t, c->xq_job->x + (size_t)t * c->xq_job->x_ld);
+    const float *x = c->xq_job->x + (size_t)t * c->xq_job->x_ld;
+    if (c->m->act == KVLM_ACT_Q8) c->m->kernels->quantize_q8(&c->xq, t, x);
+    else act_bf16_round(c->ws->xh + (size_t)t * c->xh_ld, x, c->xq_job->w->cols);
 }
 
-/* In Q8 mode, the section's input once as int8 for the jobs whose weights
- * take it (the jobs of one section read the same input). */
+/* In Q8 or BF16 mode, the section's input once as int8 or BF16 for the jobs
+ * whose weights take it (the jobs of one section read the same input). */
 static void quantize_inputs(fwd_ctx *c, int n_tok) {
     const mm_job *first = NULL;
+    kvlm_activations act = c->m->act;
     for (int i = 0; i < c->n_jobs; i++) {
         mm_job *j = &c->jobs[i];
-        j->q8 = c->m->act_q8 && act_q8_weight(j->w) && (!first || (j->x == first->x && j->w->cols == first->w->cols));
-        if (j->q8 && !first) first = j;
+        int takes = act == KVLM_ACT_Q8 ? act_q8_weight(j->w) : act == KVLM_ACT_BF16 && act_bf16_weight(j->w);
+        takes = takes && (!first || (j->x == first->x && j->w->cols == first->w->cols));
+        j->q8 = takes && act == KVLM_ACT_Q8;
+        j->bf16 = takes && act == KVLM_ACT_BF16;
+        if (takes && !first) first = j;
     }
     if (!first) return;
-    int64_t groups = act_q8_groups(first->w->cols);
-    c->xq = (act_q8){.q = c->ws->xq, .d = c->ws->xq_d, .sum = c->ws->xq_sum, .sum16 = c->ws->xq_sum16, .cols = first->w->cols,
-                     .q_ld = (size_t)groups * ACT_Q8_GROUP_BYTES, .s_ld = (size_t)groups * ACT_Q8_GROUP_BLOCKS};
     c->xq_job = first;
+    if (act == KVLM_ACT_Q8) {
+        int64_t groups = act_q8_groups(first->w->cols);
+        c->xq = (act_q8){.q = c->ws->xq, .d = c->ws->xq_d, .sum = c->ws->xq_sum, .sum16 = c->ws->xq_sum16,
+                         .cols = first->w->cols, .q_ld = (size_t)groups * ACT_Q8_GROUP_BYTES,
+                         .s_ld = (size_t)groups * ACT_Q8_GROUP_BLOCKS};
+    } else {
+        c->xh_ld = (size_t)first->w->cols;
+    }
     pool_run(c->m->pool, n_tok, quantize_task, c);
 }
 

@@ -24,6 +24,7 @@ static void workspace_free(kvlm_workspace *ws) {
     free(ws->xq_d);
     free(ws->xq_sum);
     free(ws->xq_sum16);
+    free(ws->xh);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -42,9 +43,13 @@ static int workspace_init(kvlm_workspace *ws, const kvlm_model *m, int n_ctx) {
     ws->scores_per_thread = attend_scratch(c->n_heads / c->n_kv_heads, n_ctx);
     ws->scores = malloc((size_t)pool_size(m->pool) * ws->scores_per_thread * sizeof(float));
     ok &= ws->scores != NULL;
-    if (m->act_q8) {
-        size_t k_max = dim > q ? dim : q;
-        if (hid > k_max) k_max = hid;
+    size_t k_max = dim > q ? dim : q;
+    if (hid > k_max) k_max = hid;
+    if (m->act == KVLM_ACT_BF16) {
+        ws->xh = malloc(B * k_max * sizeof(uint16_t));
+        ok &= ws->xh != NULL;
+    }
+    if (m->act == KVLM_ACT_Q8) {
         size_t groups = (size_t)act_q8_groups((int64_t)k_max);
         ws->xq = malloc(B * groups * ACT_Q8_GROUP_BYTES);
         ws->xq_d = malloc(B * groups * ACT_Q8_GROUP_BLOCKS * sizeof(float));

@@ -22,11 +22,12 @@ typedef struct {
     float *hb, *hb2; /* [CHUNK][hidden] */
     float *scores; /* [n_threads][scores_per_thread] attention scratch per thread */
     size_t scores_per_thread; /* attend_scratch(query heads per K/V head, n_ctx) */
-    /* Q8 activations (model->act_q8 only): a matmul's input quantized once,
+    /* Q8 activations (model->act Q8 only): a matmul's input quantized once,
      * room for CHUNK tokens of the longest input (act_q8.h's layout) */
     int8_t *xq;
     float *xq_d;
     int32_t *xq_sum, *xq_sum16;
+    uint16_t *xh; /* BF16 activations (model->act BF16 only): [CHUNK][longest input] */
 } kvlm_workspace;
 
 struct kvlm_state {

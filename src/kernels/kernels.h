@@ -29,6 +29,11 @@ typedef struct kvlm_kernel_set {
     void (*matmul_q8)(const kvlm_weight *w, const struct act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
                       int64_t r1, int accumulate);
 
+    /* The same product on BF16 activations (act_bf16.h) for BF16 weights;
+     * x_t at x + t * x_ld. */
+    void (*matmul_bf16)(const kvlm_weight *w, const uint16_t *x, size_t x_ld, int n_tok, float *y, size_t ldy,
+                        int64_t r0, int64_t r1, int accumulate);
+
     /* Causal attention of n_q query heads that share one K/V head (grouped-
      * query attention) over n cached positions: out_h = softmax(q_h·K^T *
      * scale) V, FP32 math over an F16 or F32 cache (kv_f16 says which). q and

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../format/ggml_types.h"
+#include "act_bf16.h"
 #include "act_q8.h"
 #include "kernels.h"
 #include "quant_blocks.h"
@@ -412,6 +413,7 @@ const kvlm_kernel_set kvlm_kernels_avx2 = {
     .matmul = avx2_matmul,
     .quantize_q8 = act_q8_quantize,
     .matmul_q8 = act_q8_matmul_scalar,
+    .matmul_bf16 = act_bf16_matmul_scalar,
     .attend = avx2_attend,
     .silu_mul = silu_mul,
 };

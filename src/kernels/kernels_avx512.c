@@ -22,6 +22,7 @@
 
 #include "../core/half.h"
 #include "../format/ggml_types.h"
+#include "act_bf16.h"
 #include "act_q8.h"
 #include "avx512_util.h"
 #include "kernels.h"
@@ -643,6 +644,7 @@ const kvlm_kernel_set kvlm_kernels_avx512 = {
     .matmul = avx512_matmul,
     .quantize_q8 = act_q8_quantize_avx512,
     .matmul_q8 = act_q8_matmul_avx512,
+    .matmul_bf16 = act_bf16_matmul_avx512,
     .attend = avx512_attend,
     .silu_mul = avx512_silu_mul,
 };

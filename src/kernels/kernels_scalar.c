@@ -6,6 +6,7 @@
 
 #include "../core/half.h"
 #include "../format/ggml_types.h"
+#include "act_bf16.h"
 #include "act_q8.h"
 #include "kernels.h"
 #include "quant_blocks.h"
@@ -90,6 +91,7 @@ const kvlm_kernel_set kvlm_kernels_scalar = {
     .matmul = scalar_matmul,
     .quantize_q8 = act_q8_quantize,
     .matmul_q8 = act_q8_matmul_scalar,
+    .matmul_bf16 = act_bf16_matmul_scalar,
     .attend = scalar_attend,
     .silu_mul = silu_mul,
 };

@@ -186,19 +186,20 @@ static kvlm_status attach_tokenizer(kvlm_model *m, const char *path) {
 }
 
 /* The activation mode asked for: AUTO reads KVLM_ACT (f32 when unset). */
-static kvlm_status activations_select(kvlm_activations a, int *act_q8) {
+static kvlm_status activations_select(kvlm_activations a, kvlm_activations *out) {
     if (a == KVLM_ACT_AUTO) {
         const char *env = getenv("KVLM_ACT");
         a = KVLM_ACT_F32;
         if (env && *env) {
             if (!strcmp(env, "q8")) a = KVLM_ACT_Q8;
+            else if (!strcmp(env, "bf16")) a = KVLM_ACT_BF16;
             else if (strcmp(env, "f32") != 0)
-                return kvlm_fail(KVLM_ERR_ARG, "KVLM_ACT=%s: expected f32 or q8", env);
+                return kvlm_fail(KVLM_ERR_ARG, "KVLM_ACT=%s: expected f32, q8 or bf16", env);
         }
     }
-    if (a != KVLM_ACT_F32 && a != KVLM_ACT_Q8)
+    if (a != KVLM_ACT_F32 && a != KVLM_ACT_Q8 && a != KVLM_ACT_BF16)
         return kvlm_fail(KVLM_ERR_ARG, "kvlm_model_open: unknown activations mode %d", (int)a);
-    *act_q8 = a == KVLM_ACT_Q8;
+    *out = a;
     return KVLM_OK;
 }
 
@@ -215,8 +216,8 @@ kvlm_model *kvlm_model_open(const char *path, const kvlm_model_options *opts) {
     }
     const kvlm_kernel_set *ks = kernels_select(o.kernels);
     if (!ks) return NULL;
-    int act_q8 = 0;
-    if (activations_select(o.activations, &act_q8) != KVLM_OK) return NULL;
+    kvlm_activations act = KVLM_ACT_F32;
+    if (activations_select(o.activations, &act) != KVLM_OK) return NULL;
     kvlm_model *m = calloc(1, sizeof *m);
     if (!m) {
         kvlm_fail(KVLM_ERR_NOMEM, "%s: out of memory", path);
@@ -240,7 +241,7 @@ kvlm_model *kvlm_model_open(const char *path, const kvlm_model_options *opts) {
     if (st == KVLM_OK && o.tokenizer_path) st = attach_tokenizer(m, o.tokenizer_path);
     if (st == KVLM_OK) {
         m->kernels = ks;
-        m->act_q8 = act_q8;
+        m->act = act;
         m->n_threads = o.n_threads ? o.n_threads : physical_cores();
         m->pool = pool_new(m->n_threads);
         if (!m->pool) st = kvlm_fail(KVLM_ERR_NOMEM, "%s: cannot start %d threads", path, m->n_threads);
@@ -288,7 +289,7 @@ void kvlm_model_get_info(const kvlm_model *m, kvlm_model_info *info) {
     }
     info->weight_bytes = b;
     info->kernels = m->kernels ? m->kernels->name : "none";
-    info->activations = m->act_q8 ? "q8" : "f32";
+    info->activations = m->act == KVLM_ACT_Q8 ? "q8" : m->act == KVLM_ACT_BF16 ? "bf16" : "f32";
     info->n_threads = m->n_threads;
     info->gen_temperature = c->gen_temperature;
     info->gen_top_p = c->gen_top_p;

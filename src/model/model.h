@@ -68,7 +68,7 @@ struct kvlm_model {
     char *chat_template;
 
     const struct kvlm_kernel_set *kernels;
-    int act_q8;          /* Q8_0/Q4_0 matmuls on int8 activations (KVLM_ACT_Q8) */
+    kvlm_activations act; /* F32, Q8 or BF16 (kvlm.h): what the matmuls' inputs become */
     struct kvlm_pool *pool;
     int n_threads;
 };

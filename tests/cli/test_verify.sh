@@ -2,8 +2,9 @@
 # fixtures: synth_small
 # kvlm verify on the synthetic model: every FP32-activation fast path agrees
 # with the scalar reference on every position; a Q4_0 package adds the
-# int8-activation rows (scalar included) held to their bound; a float model
-# has none; usage and open errors; KVLM_ACT refused by name when wrong.
+# int8-activation rows (scalar included) held to their bound, a BF16 model
+# the BF16-activation rows; an F16 model has none; usage and open errors;
+# KVLM_ACT refused by name when wrong.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_synth
@@ -27,13 +28,25 @@ if awk -F'|' '/^\| [a-z0-9]* *\| q8 / { v = $6 + 0; if (v <= 0 || v > 0.05) bad 
 else fail "q8 rows outside (0, 5%]"; fi
 if grep -q 'int8-activation paths stay within their bound' "$W/out"; then ok; else fail "the verdict line"; fi
 
-# 2. A float model: no q8 rows.
+# 2. A BF16 model (the synthetic folder): bf16 rows for every set, within the bound, no q8 rows.
 "$BIN" verify -m "$SYNTH" -n 2 -t 2 >"$W/out" 2>"$W/err"
 rc=$?
-if [ $rc = 0 ] && ! grep -q '| q8 ' "$W/out" && grep -q 'every fast path agrees' "$W/out"; then ok
+if [ $rc = 0 ] && ! grep -q '| q8 ' "$W/out" && grep -q 'BF16-activation paths stay within their bound' "$W/out"; then ok
 else fail "verify on the bf16 folder (rc $rc)"; fi
+bf16_rows=$(grep -c '^| [a-z0-9]* *| bf16 ' "$W/out")
+f32_rows=$(grep -c '^| [a-z0-9]* *| f32 ' "$W/out")
+if [ "$bf16_rows" = $((f32_rows + 1)) ]; then ok; else fail "one bf16 row per set ($bf16_rows for $f32_rows fast sets)"; fi
+if awk -F'|' '/^\| [a-z0-9]* *\| bf16 / { v = $6 + 0; if (v <= 0 || v > 0.05) bad = 1 } END { exit bad }' "$W/out"; then ok
+else fail "bf16 rows outside (0, 5%]"; fi
 
-# 3. Errors.
+# 3. An F16 package: FP32 rows only.
+"$BIN" convert "$SYNTH" -o "$W/f16.gguf" --type f16 >/dev/null 2>"$W/err" || fail "convert to f16"
+"$BIN" verify -m "$W/f16.gguf" -n 2 -t 2 >"$W/out" 2>"$W/err"
+rc=$?
+if [ $rc = 0 ] && ! grep -q '| q8 \|| bf16 ' "$W/out" && grep -q 'every fast path agrees' "$W/out"; then ok
+else fail "verify on an f16 package (rc $rc)"; fi
+
+# 4. Errors.
 "$BIN" verify >"$W/out" 2>"$W/err"
 rc=$?
 if [ $rc = 2 ] && grep -q 'usage: kvlm verify' "$W/err"; then ok; else fail "no model: usage, rc 2 (rc $rc)"; fi

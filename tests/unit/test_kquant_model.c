@@ -13,7 +13,7 @@
  *  - against the original F32 model: an error (mean KL, max |Δlogit|) no
  *    larger than the same model's in Q4_0 (the yardstick of 4-bit
  *    quantization error here), and the same argmax on most positions;
- *  - int8 activations on the K-quant file (q8_mode_check.h). */
+ *  - int8 activations on the K-quant file (act_mode_check.h). */
 #include <math.h>
 #include <string.h>
 
@@ -22,7 +22,7 @@
 #include "format/gguf_write.h"
 #include "kquant_ref.h"
 #include "model/convert.h"
-#include "q8_mode_check.h"
+#include "act_mode_check.h"
 #include "test_util.h"
 
 typedef struct {
@@ -259,7 +259,7 @@ int main(void) {
         kvlm_model_free(mf);
         kvlm_model_free(m4);
     }
-    q8_mode_check(kq);
+    act_mode_check(kq, KVLM_ACT_Q8);
     free(dir);
     free(f32);
     free(kq);

@@ -274,9 +274,9 @@ failed: /* a run the model refused (context too small for -d + -p/-n, say) */
 
 static void usage(FILE *f) {
     fprintf(f, "usage: kvlm bench -m MODEL [-p 64,512] [-n 128] [-d 0] [-t THREADS] [-r 5] [--json]\n"
-               "                  [--kernels scalar|avx2|avx512] [--act f32|q8]\n"
+               "                  [--kernels scalar|avx2|avx512] [--act f32|q8|bf16]\n"
                "  -d N   start each run with N tokens already in the state (decode deep in a context)\n"
-               "  --act  q8: int8 activations for Q8_0/Q4_0 weights\n");
+               "  --act  q8: int8 activations for Q8_0/Q4_0/K-quant weights; bf16: BF16 activations for BF16 weights\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -318,9 +318,10 @@ int cmd_bench(int argc, char **argv) {
             break;
         case 'a':
             if (!strcmp(optarg, "q8")) o.act = KVLM_ACT_Q8;
+            else if (!strcmp(optarg, "bf16")) o.act = KVLM_ACT_BF16;
             else if (!strcmp(optarg, "f32")) o.act = KVLM_ACT_F32;
             else {
-                fprintf(stderr, "kvlm bench: --act %s: expected f32 or q8\n", optarg);
+                fprintf(stderr, "kvlm bench: --act %s: expected f32, q8 or bf16\n", optarg);
                 return 2;
             }
             break;

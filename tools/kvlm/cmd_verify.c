@@ -3,13 +3,14 @@
  * difference and the top-1 agreement over every position. A backend that
  * produces wrong tokens shows up here (exit status 1).
  *
- * For quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) it also runs the int8-activation mode (KVLM_ACT=q8)
- * on every set, scalar included, against the same FP32 scalar reference:
- * that is the mode's whole error. The int8 kernels equal the scalar one bit
- * for bit (test_act_q8), but rounding to int8 turns the FP32 paths' last-bit
- * differences into whole quantization steps, so these rows are held to the
- * quantization error (max |Δ| ≤ 5% of the largest logit) rather than to
- * top-1 agreement, which near-ties of a random model break. */
+ * For quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) it also runs the
+ * int8-activation mode (KVLM_ACT=q8), for BF16 weights the BF16-activation
+ * mode (KVLM_ACT=bf16), on every set, scalar included, against the same FP32
+ * scalar reference: that is the mode's whole error. Rounding the activations
+ * turns the FP32 paths' last-bit differences into whole rounding steps, so
+ * these rows are held to the rounding error (max |Δ| ≤ 5% of the largest
+ * logit) rather than to top-1 agreement, which near-ties of a random model
+ * break. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -122,7 +123,7 @@ int cmd_verify(int argc, char **argv) {
     printf("| kernels | activations | top-1 agreement | max |Δlogit| | max |Δlogit| / max |logit| |\n");
     printf("|---------|-------------|-----------------|--------------|----------------------------|\n");
     const char *int8_types[] = {"q8_0", "q4_0", "q4_K", "q5_K", "q6_K"};
-    int q8_weights = 0;
+    int q8_weights = 0, bf16_weights = !strcmp(info.weight_type, "bf16");
     for (size_t i = 0; i < sizeof int8_types / sizeof int8_types[0]; i++) q8_weights |= !strcmp(info.weight_type, int8_types[i]);
     struct {
         kvlm_kernels k;
@@ -131,14 +132,17 @@ int cmd_verify(int argc, char **argv) {
                  {KVLM_KERNELS_AVX512, KVLM_ACT_F32},
                  {KVLM_KERNELS_SCALAR, KVLM_ACT_Q8},
                  {KVLM_KERNELS_AVX2, KVLM_ACT_Q8},
-                 {KVLM_KERNELS_AVX512, KVLM_ACT_Q8}};
+                 {KVLM_KERNELS_AVX512, KVLM_ACT_Q8},
+                 {KVLM_KERNELS_SCALAR, KVLM_ACT_BF16},
+                 {KVLM_KERNELS_AVX2, KVLM_ACT_BF16},
+                 {KVLM_KERNELS_AVX512, KVLM_ACT_BF16}};
     int bad = 0, ran = 0;
     for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
-        int q8 = paths[k].act == KVLM_ACT_Q8;
-        if (q8 && !q8_weights) continue;
+        int q8 = paths[k].act == KVLM_ACT_Q8, bf16 = paths[k].act == KVLM_ACT_BF16, low = q8 || bf16;
+        if ((q8 && !q8_weights) || (bf16 && !bf16_weights)) continue;
         float *got = run_path(model, tok, paths[k].k, paths[k].act, ids, n, forced, steps, threads, &info);
         if (!got) continue; /* not available on this CPU */
-        ran += !q8;
+        ran += !low;
         int agree = 0;
         double worst = 0, worst_rel = 0;
         for (int p = 0; p < n_pos; p++) {
@@ -154,17 +158,17 @@ int cmd_verify(int argc, char **argv) {
         }
         printf("| %-7s | %-11s | %3d/%-3d %6.2f%% | %12.3g | %26.3g |\n", info.kernels, info.activations, agree, n_pos,
                100.0 * agree / n_pos, worst, worst_rel);
-        if (q8 ? !(worst_rel <= 0.05) : agree != n_pos) bad = 1;
+        if (low ? !(worst_rel <= 0.05) : agree != n_pos) bad = 1;
         free(got);
     }
-    if (q8_weights)
-        printf("(q8 rows: int8 activations against the FP32 scalar reference, held to max |Δ| <= 5%% of the largest "
-               "logit)\n");
+    if (q8_weights || bf16_weights)
+        printf("(%s rows: %s activations against the FP32 scalar reference, held to max |Δ| <= 5%% of the largest "
+               "logit)\n", q8_weights ? "q8" : "bf16", q8_weights ? "int8" : "BF16");
     if (!ran) printf("(this CPU runs only the scalar path)\n");
     if (bad) printf("verify: a fast path disagrees with the scalar reference\n");
-    else if (q8_weights)
+    else if (q8_weights || bf16_weights)
         printf("verify: every FP32-activation path agrees with the scalar reference on every position, and the "
-               "int8-activation paths stay within their bound\n");
+               "%s-activation paths stay within their bound\n", q8_weights ? "int8" : "BF16");
     else printf("verify: every fast path agrees with the scalar reference on every position\n");
     free(forced);
     free(ref);
