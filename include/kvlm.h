@@ -68,7 +68,7 @@ typedef struct {
     int n_threads;              /* 0: the number of physical cores */
     kvlm_kernels kernels;       /* 0: AUTO (env KVLM_KERNELS=scalar|avx2|avx512 overrides AUTO) */
     const char *tokenizer_path; /* tokenizer for a llama2.c checkpoint; NULL: none or the model's own */
-    kvlm_activations activations; /* 0: AUTO (F32 unless KVLM_ACT=q8) */
+    kvlm_activations activations; /* 0: AUTO (F32 unless KVLM_ACT=q8 or bf16) */
 } kvlm_model_options;
 
 /* Opens a Hugging Face folder (config.json + model.safetensors or shards),
@@ -96,8 +96,9 @@ typedef struct {
     const char *weight_type;    /* the type of most weights: "bf16", "q8_0", … */
     uint64_t weight_bytes;      /* bytes of weights one token's forward pass reads */
     const char *kernels;        /* the kernel set in use: "scalar", "avx2", "avx512" */
-    const char *activations;    /* what the matmuls multiply the weights with: "f32", or "q8" (int8
-                                   activations for the Q8_0/Q4_0 matrices, FP32 for the others) */
+    const char *activations;    /* what the matmuls multiply the weights with: "f32"; "q8" (int8 activations
+                                   for the Q8_0/Q4_0/K-quant matrices); "bf16" (BF16 activations for the
+                                   BF16 matrices); FP32 for the others in every mode */
     int n_threads;
     float gen_temperature;      /* generation_config.json defaults for sampling (0 if absent) */
     float gen_top_p;

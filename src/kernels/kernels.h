@@ -24,7 +24,7 @@ typedef struct kvlm_kernel_set {
      * every set. */
     void (*quantize_q8)(struct act_q8 *x, int t, const float *src);
 
-    /* The same product on int8 activations (act_q8.h) for Q8_0/Q4_0
+    /* The same product on int8 activations (act_q8.h) for Q8_0/Q4_0/K-quant
      * weights, in its canonical order: equal, bit for bit, in every set. */
     void (*matmul_q8)(const kvlm_weight *w, const struct act_q8 *x, int n_tok, float *y, size_t ldy, int64_t r0,
                       int64_t r1, int accumulate);
