@@ -3,7 +3,8 @@
 # kvlm bench on the small synthetic model: the table and the JSON carry every
 # figure (prefill per prompt length, decode, open time, bandwidth, RSS), -d
 # starts the runs deep in a context, a run the context cannot hold is an
-# error (not a number), and bad options get the usage. Speed itself is not
+# error (not a number), --act picks and reports the activation mode, and bad
+# options get the usage. Speed itself is not
 # tested: the figures only have to exist and be positive.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -34,7 +35,16 @@ rc=$?
 if [ $rc = 1 ] && grep -qi 'context' "$W/err" && ! grep -q 'prefill' "$W/out"; then ok
 else fail "a run past n_ctx must fail (rc $rc)"; fi
 
-# 4. Usage errors.
+# 4. The activation modes: the run says which one it used (the synthetic folder is BF16).
+for act in bf16 q8 f32; do
+    "$BIN" bench -m "$SYNTH" -p 4 -n 1 -r 1 -t 1 --act "$act" --json >"$W/out" 2>"$W/err"
+    rc=$?
+    if [ $rc = 0 ] && grep -q "\"activations\": \"$act\"" "$W/out"; then ok; else fail "bench --act $act (rc $rc)"; fi
+done
+"$BIN" bench -m "$SYNTH" --act int4 >"$W/out" 2>"$W/err"
+if grep -q 'expected f32, q8 or bf16' "$W/err"; then ok; else fail "a bad --act names the modes"; fi
+
+# 5. Usage errors.
 for args in "-p 8" "-m $SYNTH -d -1" "-m $SYNTH -r 0" "-m $SYNTH --act int4"; do
     # shellcheck disable=SC2086
     "$BIN" bench $args >"$W/out" 2>"$W/err"
