@@ -16,19 +16,6 @@ INLINE __m512bh load_bf16(const uint16_t *p, int64_t n) {
     return (__m512bh)_mm512_maskz_loadu_epi16(m, p);
 }
 
-/* The pairwise sum of the 16 lanes: halves, then quarters, ... */
-INLINE float bf16_reduce(__m512 v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    __m128 r = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
-}
-
-INLINE void store_dot(float *dst, __m512 acc, int add) {
-    float v = bf16_reduce(acc);
-    *dst = add ? *dst + v : v;
-}
-
 INLINE void gemv_row(const uint16_t *row, const uint16_t *x, size_t x_ld, int64_t K, float *y, size_t ldy, int add,
                      const int T) {
     __m512 acc[GEMV_MAX_TOK];
@@ -44,7 +31,7 @@ INLINE void gemv_row(const uint16_t *row, const uint16_t *x, size_t x_ld, int64_
         __m512bh wv = load_bf16(row + k, K - k);
         for (int t = 0; t < T; t++) acc[t] = _mm512_dpbf16_ps(acc[t], wv, load_bf16(x + (size_t)t * x_ld + k, K - k));
     }
-    for (int t = 0; t < T; t++) store_dot(y + (size_t)t * ldy, acc[t], add);
+    for (int t = 0; t < T; t++) store_sum16(y + (size_t)t * ldy, acc[t], add);
 }
 
 /* R rows × T tokens over the whole row, the same chunk order as gemv_row. */
@@ -71,7 +58,7 @@ INLINE void tile(const uint16_t *w, size_t w_ld, const uint16_t *x, size_t x_ld,
         }
     }
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) store_dot(y + (size_t)t * ldy + r, acc[r][t], add);
+        for (int t = 0; t < T; t++) store_sum16(y + (size_t)t * ldy + r, acc[r][t], add);
 }
 
 /* R rows against every token: tiles of BT, then the 1..3 left. */

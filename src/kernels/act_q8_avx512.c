@@ -197,14 +197,6 @@ INLINE void row_group(const uint32_t type, const void *row, int64_t cols, int64_
 
 /* ------------------------------------------------------- the dot products */
 
-/* act_q8_reduce, vectorized: the same pairs in the same order. */
-INLINE float q8_reduce(__m512 v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    __m128 r = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
-}
-
 /* One token's view of group g: its codes, scales and sums. */
 typedef struct {
     const int8_t *q;
@@ -241,11 +233,6 @@ INLINE __m512 group_dot(const int terms, int c_shift, const __m512i w[8], __m512
     return acc;
 }
 
-INLINE void store_dot(float *dst, __m512 acc, int add) {
-    float v = q8_reduce(acc);
-    *dst = add ? *dst + v : v;
-}
-
 /* Decode (<= 4 tokens): each group of a row straight from the weights into
  * registers and on into the dot products, rows streamed front to back. */
 INLINE void gemv_row(const uint32_t type, const void *row, int64_t cols, int64_t G, const act_q8 *x, int c_shift,
@@ -258,7 +245,7 @@ INLINE void gemv_row(const uint32_t type, const void *row, int64_t cols, int64_t
         row_group(type, row, cols, g, w, &sa, &sb);
         for (int t = 0; t < T; t++) acc[t] = group_dot(terms_of(type), c_shift, w, sa, sb, act_at(x, t, g), acc[t]);
     }
-    for (int t = 0; t < T; t++) store_dot(y + (size_t)t * ldy, acc[t], add);
+    for (int t = 0; t < T; t++) store_sum16(y + (size_t)t * ldy, acc[t], add);
 }
 
 INLINE void gemv_type(const uint32_t type, const kvlm_weight *w, const act_q8 *x, int n_tok, int c_shift, float *y,
@@ -352,7 +339,7 @@ INLINE void tile(const int terms, const rows_block *rb, const act_q8 *x, int t0,
         tile_term(rb->sb, rb->G, g, xg, ia, acc, R, T);
     }
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) store_dot(y + (size_t)(t0 + t) * ldy + r, acc[r][t], add);
+        for (int t = 0; t < T; t++) store_sum16(y + (size_t)(t0 + t) * ldy + r, acc[r][t], add);
 }
 
 INLINE void tiles(const int terms, const rows_block *rb, const act_q8 *x, int n_tok, int c_shift, float *y,
